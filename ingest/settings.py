@@ -1,0 +1,76 @@
+"""Run-time settings, all read from the environment (one place, documented in the README)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_DIR = REPO_ROOT / "dbt_project" / "seeds"
+
+
+def _month(text: str) -> date:
+    year, month = text.strip()[:7].split("-")
+    return date(int(year), int(month), 1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where LAN_HOME is and the programme's configurable choices."""
+
+    lan_home: Path
+    completeness_threshold: float = 0.9
+    reference_group: str = "White"
+    programme_start: date = date(2024, 1, 1)
+    reporting_start: date = date(2023, 1, 1)
+    disclosure_rule: str = "msds"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        return cls(
+            lan_home=Path(env.get("LAN_HOME") or REPO_ROOT / "data").resolve(),
+            completeness_threshold=float(env.get("LAN_COMPLETENESS_THRESHOLD", "0.9")),
+            reference_group=env.get("LAN_REFERENCE_GROUP", "White"),
+            programme_start=_month(env.get("LAN_PROGRAMME_START", "2024-01")),
+            reporting_start=_month(env.get("LAN_REPORTING_START", "2023-01")),
+            disclosure_rule=env.get("LAN_DISCLOSURE_RULE", "msds").lower(),
+        )
+
+    @property
+    def landing(self) -> Path:
+        return self.lan_home / "landing"
+
+    @property
+    def raw(self) -> Path:
+        return self.lan_home / "raw"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.lan_home / "quarantine"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.lan_home / "warehouse" / "lan.duckdb"
+
+    @property
+    def publish(self) -> Path:
+        return self.lan_home / "publish"
+
+    @property
+    def published_warehouse(self) -> Path:
+        return self.publish / "warehouse.duckdb"
+
+    @property
+    def evaluation(self) -> Path:
+        return self.publish / "evaluation"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.lan_home / "dagster"
+
+    def make_folders(self) -> None:
+        for folder in (self.landing, self.raw, self.quarantine, self.warehouse.parent,
+                       self.publish, self.evaluation, self.dagster_home):
+            folder.mkdir(parents=True, exist_ok=True)
