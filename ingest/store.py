@@ -1,0 +1,296 @@
+"""Take the files in landing/ into the warehouse: keep every file, load the accepted ones.
+
+Order of work, chosen so that a run killed at any point and run again loses nothing and
+duplicates nothing (every step is keyed by the file's sha256):
+
+1. read each landing file, hash it;
+2. copy it, unchanged, to `raw/` (accepted) or `quarantine/` (refused, beside a reason
+   file in text and JSON) -- written to a temporary name, then renamed;
+3. record files, arrivals, submissions and rows in one DuckDB transaction;
+4. only then delete it from `landing/`.
+
+A file whose checksum the warehouse already holds is a repeat: its arrival is recorded
+and it leaves landing/ without changing anything else.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ingest.parsed import ParsedFile
+from ingest.problems import Problem
+from ingest.settings import Settings
+
+RAW_DDL = """
+create schema if not exists raw;
+create table if not exists raw.files (
+    checksum varchar primary key,
+    file_name varchar not null,
+    outcome varchar not null,          -- accepted | quarantined
+    stored_path varchar not null,      -- relative to LAN_HOME
+    size_bytes bigint not null,
+    site_code varchar,                 -- best effort, also for refused files
+    months date[],                     -- best effort, also for refused files
+    problems_json varchar,             -- every problem, errors and warnings, as JSON
+    problems_text varchar,             -- the errors, one per line, plain language
+    warnings_text varchar,             -- the warnings, plain language
+    received_at timestamp not null,    -- when it arrived in landing/ (its mtime, UTC)
+    ingested_at timestamp not null,
+    run_id varchar not null
+);
+create table if not exists raw.file_arrivals (
+    checksum varchar not null,
+    file_name varchar not null,
+    received_at timestamp not null,
+    ingested_at timestamp not null,
+    is_repeat boolean not null,
+    run_id varchar not null,
+    primary key (checksum, file_name, received_at)
+);
+create table if not exists raw.submissions (
+    submission_id varchar primary key,
+    checksum varchar not null,
+    site_code varchar not null,
+    month_start_date date not null,
+    file_name varchar not null,
+    received_at timestamp not null,
+    ingested_at timestamp not null,
+    row_count bigint not null
+);
+create table if not exists raw.return_rows (
+    submission_id varchar not null,
+    source_row bigint not null,
+    site_code varchar not null,
+    month_start_date date not null,
+    measure_code varchar not null,
+    ethnic_code varchar not null,
+    numerator bigint,
+    denominator bigint,
+    extra_columns varchar
+);
+"""
+
+IGNORED_PREFIXES = (".", "~$")  # hidden files, editors' lock files, partial copies
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    path: Path
+    checksum: str
+    size_bytes: int
+    received_at: datetime
+
+
+@dataclass
+class IngestReport:
+    """What one pass over landing/ did."""
+
+    run_id: str
+    accepted: list[ParsedFile] = field(default_factory=list)
+    quarantined: list[ParsedFile] = field(default_factory=list)
+    repeats: list[str] = field(default_factory=list)
+    submission_ids: list[str] = field(default_factory=list)
+    rows_loaded: int = 0
+
+    @property
+    def files_seen(self) -> int:
+        return len(self.accepted) + len(self.quarantined) + len(self.repeats)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def submission_id(site_code: str, month: date, checksum: str) -> str:
+    return f"{site_code}_{month:%Y-%m}_{checksum[:12]}"
+
+
+def list_landing(landing: Path) -> list[LandingFile]:
+    """Files waiting in landing/, oldest first (arrival order decides which resubmission is newest)."""
+    found = []
+    for path in landing.iterdir() if landing.is_dir() else []:
+        if not path.is_file() or path.name.startswith(IGNORED_PREFIXES):
+            continue
+        stat = path.stat()
+        found.append(LandingFile(path, sha256_of(path), stat.st_size,
+                                 datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)))
+    return sorted(found, key=lambda f: (f.received_at, f.path.name))
+
+
+def connect_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute(RAW_DDL)
+    return con
+
+
+def _copy_atomically(source: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.part")
+    shutil.copy2(source, tmp)
+    os.replace(tmp, dest)
+
+
+def _write_text_atomically(dest: Path, text: str) -> None:
+    tmp = dest.with_name(f".{dest.name}.part")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, dest)
+
+
+def stored_name(item: LandingFile) -> str:
+    return f"{item.checksum[:12]}__{item.path.name}"
+
+
+def reason_text(parsed: ParsedFile, item: LandingFile) -> str:
+    lines = [
+        f"File: {parsed.file_name}",
+        f"Received: {item.received_at:%Y-%m-%d %H:%M:%S} UTC",
+        f"sha256: {item.checksum}",
+        "",
+        "This file was not loaded. Nothing in it reached the warehouse. Please correct the problems",
+        "below and send the file again (any name; the newest file for a site-month replaces earlier ones).",
+        "",
+        f"Problems ({len(parsed.errors)}):",
+    ]
+    lines += [f"  - {p}" for p in parsed.errors]
+    if parsed.warnings:
+        lines += ["", "Also noted (these alone would not stop the file):"]
+        lines += [f"  - {p}" for p in parsed.warnings]
+    return "\n".join(lines) + "\n"
+
+
+def keep_file(settings: Settings, parsed: ParsedFile, item: LandingFile) -> Path:
+    """Copy the file unchanged to raw/ or quarantine/; return where, relative to LAN_HOME."""
+    if parsed.accepted:
+        dest = settings.raw / f"{item.received_at:%Y-%m}" / stored_name(item)
+        _copy_atomically(item.path, dest)
+        _write_text_atomically(dest.with_name(dest.name + ".sha256"), f"{item.checksum}  {dest.name}\n")
+    else:
+        dest = settings.quarantine / stored_name(item)
+        _copy_atomically(item.path, dest)
+        _write_text_atomically(dest.with_name(dest.name + ".reason.txt"), reason_text(parsed, item))
+        reason = {"file_name": parsed.file_name, "sha256": item.checksum,
+                  "received_at": item.received_at.isoformat() + "Z",
+                  "problems": [p.to_dict() for p in parsed.problems]}
+        _write_text_atomically(dest.with_name(dest.name + ".reason.json"), json.dumps(reason, indent=2) + "\n")
+    return dest.relative_to(settings.lan_home)
+
+
+def _lines(problems: Sequence[Problem]) -> str | None:
+    return "\n".join(str(p) for p in problems) or None
+
+
+def _file_record(parsed: ParsedFile, item: LandingFile, stored: Path, now: datetime, run_id: str) -> dict:
+    return {
+        "checksum": item.checksum, "file_name": item.path.name,
+        "outcome": "accepted" if parsed.accepted else "quarantined",
+        "stored_path": str(stored), "size_bytes": item.size_bytes,
+        "site_code": parsed.site_code, "months": [m for m in parsed.months],
+        "problems_json": json.dumps([p.to_dict() for p in parsed.problems]),
+        "problems_text": _lines(parsed.errors), "warnings_text": _lines(parsed.warnings),
+        "received_at": item.received_at, "ingested_at": now, "run_id": run_id,
+    }
+
+
+def _submission_frames(accepted: list[tuple[ParsedFile, LandingFile]], now: datetime
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split accepted files into site-month submissions and their rows (vectorised per file)."""
+    rows, subs = [], []
+    for parsed, item in accepted:
+        frame = parsed.rows.copy()
+        if frame.empty:
+            continue
+        months = frame["month_start_date"].dt.strftime("%Y-%m")
+        frame["submission_id"] = frame["site_code"] + "_" + months + "_" + item.checksum[:12]
+        counts = frame.groupby("submission_id", sort=True).agg(
+            site_code=("site_code", "first"), month_start_date=("month_start_date", "first"),
+            row_count=("source_row", "size")).reset_index()
+        counts["checksum"] = item.checksum
+        counts["file_name"] = item.path.name
+        counts["received_at"] = item.received_at
+        counts["ingested_at"] = now
+        subs.append(counts)
+        rows.append(frame)
+    if not subs:
+        return pd.DataFrame(), pd.DataFrame()
+    return pd.concat(subs, ignore_index=True), pd.concat(rows, ignore_index=True)
+
+
+Checker = Callable[[list[ParsedFile]], None]
+Parser = Callable[[Sequence[Path]], list[ParsedFile]]
+
+
+def ingest_landing(settings: Settings, parse: Parser, check: Checker | None, run_id: str,
+                   now: datetime | None = None) -> IngestReport:
+    """Take in everything waiting in landing/. `parse` reads files; `check` adds structural problems."""
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    settings.make_folders()
+    report = IngestReport(run_id=run_id)
+    waiting = list_landing(settings.landing)
+    if not waiting:
+        return report
+    con = connect_warehouse(settings)
+    try:
+        known = {c for (c,) in con.execute("select checksum from raw.files").fetchall()}
+        fresh: dict[str, LandingFile] = {}
+        arrivals = []
+        for item in waiting:
+            repeat = item.checksum in known or item.checksum in fresh
+            arrivals.append({"checksum": item.checksum, "file_name": item.path.name,
+                             "received_at": item.received_at, "ingested_at": now,
+                             "is_repeat": repeat, "run_id": run_id})
+            if repeat:
+                report.repeats.append(item.path.name)
+            else:
+                fresh[item.checksum] = item
+
+        items = list(fresh.values())
+        parsed_files = parse([i.path for i in items]) if items else []
+        if check is not None and parsed_files:
+            check(parsed_files)
+
+        file_records, accepted = [], []
+        for parsed, item in zip(parsed_files, items, strict=True):
+            stored = keep_file(settings, parsed, item)
+            file_records.append(_file_record(parsed, item, stored, now, run_id))
+            (report.accepted if parsed.accepted else report.quarantined).append(parsed)
+            if parsed.accepted:
+                accepted.append((parsed, item))
+        subs, rows = _submission_frames(accepted, now)
+
+        con.execute("begin transaction")
+        if file_records:
+            con.register("new_files", pd.DataFrame(file_records))
+            con.execute("insert into raw.files by name select * from new_files")
+        con.register("new_arrivals", pd.DataFrame(arrivals))
+        con.execute("insert or ignore into raw.file_arrivals by name select * from new_arrivals")
+        if not subs.empty:
+            con.register("new_submissions", subs)
+            con.execute("insert into raw.submissions by name select * from new_submissions")
+            con.register("new_rows", rows)
+            con.execute("""
+                insert into raw.return_rows by name
+                select submission_id, source_row, site_code, month_start_date::date as month_start_date,
+                       measure_code, ethnic_code, numerator, denominator, extra_columns
+                from new_rows""")
+            report.submission_ids = subs["submission_id"].tolist()
+            report.rows_loaded = len(rows)
+        con.execute("commit")
+    finally:
+        con.close()
+    for item in waiting:
+        item.path.unlink(missing_ok=True)
+    return report
