@@ -1,0 +1,1 @@
+"""Assets by concern: ingest, quality, transform (dbt), publish."""

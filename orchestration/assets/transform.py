@@ -1,0 +1,29 @@
+"""Transform: the dbt project (staging -> intermediate -> marts) as Dagster assets."""
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from orchestration.project import dbt_project
+
+
+class LanDbtTranslator(DagsterDbtTranslator):
+    """dbt sources are the ingest and quality assets; models group by their layer."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        return dg.AssetKey([dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "reference"
+        return "transform"
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=LanDbtTranslator(), project=dbt_project)
+def lan_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """`dbt build`: seeds, models and their tests; a failing test stops the models downstream of it."""
+    yield from dbt.cli(["build"], context=context).stream()

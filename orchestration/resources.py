@@ -1,0 +1,27 @@
+"""Resources, all derived from one environment variable, LAN_HOME (the optional LAN_* settings beside it)."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from ingest.settings import Settings
+from orchestration.project import DBT_EXECUTABLE, dbt_project
+
+
+class LanHome(dg.ConfigurableResource):
+    """The LAN_HOME folder and the programme settings read with it from the environment."""
+
+    lan_home: str
+
+    @property
+    def settings(self) -> Settings:
+        return replace(Settings.from_env(), lan_home=Path(self.lan_home).resolve())
+
+
+def build_resources() -> dict:
+    return {
+        "lan": LanHome(lan_home=dg.EnvVar("LAN_HOME")),
+        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+    }

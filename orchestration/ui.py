@@ -1,0 +1,19 @@
+"""`make ui`: the Dagster UI and daemon (for the landing sensor) on http://127.0.0.1:3000."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from ingest.settings import Settings
+from orchestration.instance import prepare_environment
+
+
+def main() -> None:
+    prepare_environment(Settings.from_env())
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    os.execv(dagster, [dagster, "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", "3000"])
+
+
+if __name__ == "__main__":
+    main()
