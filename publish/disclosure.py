@@ -4,91 +4,114 @@ Pure functions over pandas; `publish/release.py` applies them to every table it 
 
 The rules (``../shared/spec/warehouse-interface.md``, "Evaluation extracts")
 ---------------------------------------------------------------------------
-``msds`` (default; the rule NHS England's maternity statistics apply)
-    0 stays 0; 1 to 7 becomes 5; everything else is rounded to the nearest multiple of 5.
-    Counts are whole numbers, so a count is never exactly halfway between two multiples of 5
-    (n / 5 ends in .0, .2, .4, .6 or .8) and no tie-breaking rule is needed; the formula used,
-    ``5 * floor((n + 2) / 5)``, is "round half up" should anyone ever feed it a half. So
-    8 -> 10, 10 -> 10, 12 -> 10, 13 -> 15. The error is at most 2 for counts of 8 or more and
-    at most 4 for 1 to 7 (1 -> 5).
-``hes`` (Hospital Episode Statistics style)
-    0 stays 0; 1 to 7 is suppressed; everything else is rounded to the nearest 5 as above.
+Both rules round every count the same way, to its *working value*: 0 stays 0; 1 to 7 becomes 5;
+everything else is rounded to the nearest multiple of 5. Counts are whole numbers, so a count is
+never exactly halfway between two multiples of 5 (n / 5 ends in .0, .2, .4, .6 or .8) and no
+tie-breaking rule is needed; the formula used, ``5 * floor((n + 2) / 5)``, is "round half up"
+should anyone ever feed it a half. So 8 -> 10, 10 -> 10, 12 -> 10, 13 -> 15. The error is at most
+2 for counts of 8 or more and at most 4 for 1 to 7 (1 -> 5). Under both rules a count from 1 to 7
+is *hidden*: its cell is never shown (`DisclosureRule.hides_small_counts`). The rules differ only
+in what happens to the statistics that need such a count:
 
-How a suppressed count (``hes``) is represented
+``msds`` (default; NHS England's maternity statistics convention)
+    The hidden count is taken as 5 (its working value) wherever rates, intervals, ratios,
+    differences, excess events and completeness are recomputed, so those statistics are shown,
+    computed from 5; they are indicative only, since the true count may be anything from 1 to 7.
+``hes`` (Hospital Episode Statistics style)
+    The hidden count has no working value (`DisclosureRule.suppresses`): the statistics that
+    need it are left empty.
+
+`DisclosureRule.protect` gives a count as shown, `DisclosureRule.working_count` the value the
+statistics are computed from; `protect_counts` and `working_counts` do the same for a column.
+
+Reconciling the spec with itself and with the acceptance check
+    The spec says "1 to 7 becomes 5 ... and rates and intervals are recomputed from the rounded
+    counts" and also "An extract never holds a count from 1 to 7"; the acceptance check
+    (``../shared/acceptance/check_interface.py``) rejects every count column value from 1 to 7,
+    5 included. Both sentences hold, and the check passes, if the 5 that MSDS substitutes for a
+    count of 1 to 7 is used for the arithmetic but never shown. So under ``msds`` a count of 1
+    to 7 is shown exactly as under ``hes`` (``*`` / null), while the statistics of its row are
+    computed from 5 instead of being withheld. No count column of any extract file under either
+    rule holds a value from 1 to 7, and ``5`` never appears in one (`count_value_problem`). A
+    partner can get the 5 back from a shown rate and denominator (rate x denominator /
+    multiplier); that tells them only what the ``*`` says, that the count is from 1 to 7.
+
+How a hidden count is represented (both rules)
     * pandas (what `apply_disclosure` returns): ``pd.NA`` in a nullable ``Int64`` column;
-      `suppressed_cells` tells a suppressed cell from a count that was already missing.
-    * Parquet: null. The marts never hold a null count, so in practice null means suppressed;
-      the README of the release says so.
+      `suppressed_cells` tells a hidden cell from a count that was already missing.
+    * Parquet: null. The marts never hold a null count, so in practice null means hidden; the
+      README of the release says so.
     * CSV: the literal ``*``. A count that was missing in the warehouse is an empty field, as is
       every statistic that cannot be shown.
 
 Counts and what is recomputed from them
-    * Count columns are rounded: numerator, denominator, denominator_total, denominator_known,
+    * Count columns are protected: numerator, denominator, denominator_total, denominator_known,
       reference_numerator, reference_denominator (`KNOWN_COUNT_COLUMNS`; the release also
       treats any column of those names as a count even if a table spec forgets to declare it).
       Counts must be whole numbers >= 0; anything else raises rather than being published.
     * Proportions of counts (``completeness`` = denominator_known / denominator_total) are
-      recomputed from the rounded counts; a table holding such a proportion without the counts
-      it is made of is refused, since the true proportion of two small counts can give them away.
+      recomputed from the working values (under ``hes``: empty if either count is hidden); a
+      table holding such a proportion without the counts it is made of is refused, since the
+      true proportion of two small counts can give them away.
     * gap_metrics (`protect_gap_metrics`): numerator, denominator and the reference group's
-      numerator and denominator are rounded, then every rate, interval, ratio, difference,
-      excess_events and gap_assessment is recomputed from the rounded counts by
-      ``publish.gap_metrics.add_statistics`` (imported lazily). A numeric column it does not know
-      how to protect is refused. Under ``hes``, a row whose own count is suppressed gets null
+      numerator and denominator are rounded to their working values, then every rate, interval,
+      ratio, difference, excess_events and gap_assessment is recomputed from them by
+      ``publish.gap_metrics.add_statistics`` (imported lazily), and the counts from 1 to 7 are
+      hidden. A numeric column it does not know how to protect is refused. Under ``msds`` every
+      row keeps its statistics. Under ``hes``, a row whose own count is hidden gets null
       statistics (and gap_assessment ``not calculable``, or ``reference`` for the reference
-      row); a row whose reference group is suppressed keeps its own rate and interval but gets
-      null comparisons.
+      row); a row whose reference group's count is hidden keeps its own rate and interval but
+      gets null comparisons.
     * excess_events (numerator - denominator x reference proportion) is kept, because it is a
-      column of the published table, but it is recomputed from the rounded counts and then
+      column of the published table, but it is recomputed from the working values and then
       rounded to the nearest multiple of 5 (halves away from zero; it can be negative and
-      fractional). Computed from rounded counts it reveals nothing the rounded counts do not,
-      so the final rounding is not what protects anyone: it keeps the extract free of any
-      count-like value from 1 to 7 (a reader, or an auditor's script, would take "3.2 excess
-      events" for a small count) and avoids false precision. Dropping the column was rejected
-      because the extract would then differ from the published table the interface defines.
-    * A rate, interval or ratio shown with rounded counts is the one those counts give: the
-      partner can recompute every statistic from the extract itself.
-    * Rounding is monotone, so numerator <= denominator and known <= total still hold, rates
-      stay within 0..multiplier and completeness within 0..1; a count is 0 after rounding only
-      if it was 0.
+      fractional). Computed from working values it reveals nothing the shown counts and rates
+      do not, so the final rounding is not what protects anyone: it avoids false precision and
+      keeps any value from 1 to 7 other than +-5 out of the extract. It may be 5 or -5 under
+      either rule; that is left as is: it is a difference between observed and expected
+      events, not a count of anyone (check_interface.py does not treat it as one), and hiding
+      a 5 there would hide nothing, since the rates of the same row give it back. Dropping
+      the column was rejected because the extract would then differ from the published table
+      the interface defines.
+    * A rate, interval or ratio shown is the one the working values give: the partner can
+      recompute every statistic from the extract itself, taking a ``*`` as 5 under ``msds``.
+    * Rounding is monotone, so numerator <= denominator and known <= total still hold for the
+      working values, rates stay within 0..multiplier and completeness within 0..1; a count is
+      0 after rounding only if it was 0.
 
 What the rule guarantees, and the attack it does not stop
 ---------------------------------------------------------
-Guaranteed (and property-tested): every published count is 0, suppressed, or a multiple of 5;
-the only value from 1 to 7 that can appear is 5, under ``msds`` only, where it stands for any
-count from 1 to 7 (so a 5 in an ``hes`` extract is a leak, and `count_value_problem` says so).
-Hence a total minus the sum of its other parts is also a multiple of 5, and the naive
-differencing attack (total - others = the small cell) cannot produce 1, 2, 3, 4, 6 or 7; it
-produces 5 only where the cell is already published as 5.
-
-Note on the acceptance check: ``../shared/acceptance/check_interface.py`` (check_release)
-flags every CSV count from 1 to 7 *including 5*, so an ``msds`` release that holds any small
-count fails it, although 5 is exactly what the spec's MSDS rule publishes for 1..7. An ``hes``
-release, or an ``msds`` release without small counts, passes it. This module follows the spec;
-the check and the spec have to be reconciled by whoever owns them (tests/test_release.py pins
-the disagreement with a strict xfail).
+Guaranteed (and property-tested): every shown count is 0 or a multiple of 5 that is at least
+10; a count from 1 to 7 is hidden (``*`` / null) under both rules, so no shown count is from 1
+to 7 and a 5 in a count column is a leak under either rule (`count_value_problem` says so).
+Every working value is 0, 5 (for 1..7, ``msds`` only) or a multiple of 5, so even an attacker
+who takes a hidden count back as 5 from its row's rate finds that a total minus the sum of its
+other parts is a multiple of 5: the naive differencing attack (total - others = the small cell)
+cannot produce 1, 2, 3, 4, 6 or 7, and it produces 5 for a small cell only where that cell is
+hidden anyway.
 
 Not guaranteed: that a small cell cannot be recovered exactly. Rounding is deterministic and
-each published value says which interval the true value lies in (`DisclosureRule.true_range`:
-0 -> 0, 5 -> 1..7, 10 -> 8..12, 5k -> 5k-2..5k+2). An attacker who adds up those intervals
+each shown value says which interval the true value lies in (`DisclosureRule.true_range`:
+0 -> 0, hidden -> 1..7, 10 -> 8..12, 5k -> 5k-2..5k+2). An attacker who adds up those intervals
 along a relation "total = sum of parts" can pin a cell down:
 
-* one total with three parts: parts 1, 8, 8 publish as 5, 10, 10 and their total 17 as 15.
+* one total with three parts: parts 1, 8, 8 show as *, 10, 10 and their total 17 as 15.
   The other two parts are at least 8 + 8 = 16 and the total at most 17, so the small cell is
   exactly 1 (and the other two exactly 8). Exhaustive search finds no such case with one or
   two parts (parts 0..39, in the tests) and finds cases with every number of parts from three
   to seven (parts 0..19). `pinned_parts` does the interval arithmetic; tests/test_disclosure.py
   shows both results.
 * two overlapping totals (a row and a column total of a two-way table): cells 6, 7, 1 with
-  6 + 7 = 13 -> 15 and 6 + 1 = 7 -> 5 give 6 >= 13 - 7 and 6 <= 7 - 1, so exactly 6.
-* a total of 1..7 (published 5) over seven parts each published 5: every part is exactly 1.
+  6 + 7 = 13 -> 15 and 6 + 1 = 7 -> * give 6 >= 13 - 7 and 6 <= 7 - 1, so exactly 6.
+* a total of 1..7 (hidden) over seven parts each hidden: every part is exactly 1.
 
 The warehouse publishes many such relations: gap_metrics' ethnic group counts are sums of
 fct_measure_monthly's ethnic code counts (White = A + B + C); LAN rows are sums of site rows;
 quarters, rolling 12 months and programme phases are sums of months; denominator_total =
 known + not stated + not known. So an extract holding several of these tables, rounded cell by
 cell as the spec requires, can in some configurations let a determined analyst recover a small
-count exactly. The ``hes`` rule has the same weakness (a ``*`` still means 1..7). Any set of
+count exactly. Both rules have this weakness, since they hide the same cells and a ``*``
+still means 1..7 (under ``msds`` the working value 5 that a rate gives back says no more). Any set of
 tables rounded cell by cell carries this kind of risk. Here the extract goes to one evaluation
 partner, so what limits it today is the data sharing agreement (no attempt to re-identify, no
 publication of small numbers), which the release README restates. Ways to close it,
@@ -126,6 +149,7 @@ __all__ = [
     "rule_from_name",
     "round_to_base",
     "protect_counts",
+    "working_counts",
     "suppressed_cells",
     "apply_disclosure",
     "protect_gap_metrics",
@@ -169,7 +193,10 @@ DEFAULT_PROPORTIONS: Mapping[str, tuple[str, str]] = {"completeness": ("denomina
 
 @dataclass(frozen=True)
 class DisclosureRule:
-    """A named disclosure rule: ``msds`` (small counts become 5) or ``hes`` (small counts suppressed)."""
+    """A named disclosure rule: ``msds`` or ``hes``; both hide counts from 1 to 7 (module docstring).
+
+    ``msds`` computes the statistics of a hidden count as if it were 5; ``hes`` withholds them.
+    """
 
     name: str = "msds"
 
@@ -178,54 +205,74 @@ class DisclosureRule:
             raise ValueError(f"unknown disclosure rule {self.name!r}; choose one of {', '.join(RULE_NAMES)}")
 
     @property
+    def hides_small_counts(self) -> bool:
+        """True: under every rule a count from 1 to 7 is never shown (CSV ``*``, Parquet null)."""
+        return True
+
+    @property
     def suppresses(self) -> bool:
-        """True when counts from 1 to 7 are withheld rather than shown as 5."""
+        """True when the statistics that need a count from 1 to 7 are withheld (``hes``).
+
+        False for ``msds``, which computes them as if the count were 5. Either way the count
+        itself is hidden (`hides_small_counts`).
+        """
         return self.name == "hes"
 
     @property
-    def suppressed_mark(self) -> str | None:
-        """What a CSV shows for a suppressed count (None: this rule never suppresses)."""
-        return SUPPRESSED_MARK if self.suppresses else None
+    def small_count_stand_in(self) -> int | None:
+        """The working value of a count from 1 to 7: 5 under ``msds``, None (no statistics) under ``hes``."""
+        return None if self.suppresses else BASE
+
+    @property
+    def suppressed_mark(self) -> str:
+        """What a CSV shows for a hidden count (the same under both rules)."""
+        return SUPPRESSED_MARK
 
     @property
     def description(self) -> str:
         """The rule in plain words, for the manifest and the README."""
+        hidden = (f"a count of 0 is shown as 0; a count from 1 to {SMALL_MAX} is not shown ('{SUPPRESSED_MARK}' "
+                  f"in CSV files, null (empty) in Parquet files); every other count is rounded to the nearest "
+                  f"multiple of {BASE}.")
         if self.suppresses:
-            return (f"HES style: a count of 0 is shown as 0; a count from 1 to {SMALL_MAX} is suppressed "
-                    f"(shown as '{SUPPRESSED_MARK}' in CSV files and as null in Parquet files); every other "
-                    f"count is rounded to the nearest multiple of {BASE}. Rates, intervals, ratios, "
-                    f"differences and excess events are recomputed from the rounded counts, and are left "
-                    f"empty where a count they need is suppressed.")
-        return (f"NHS England maternity statistics (MSDS): a count of 0 is shown as 0; a count from 1 to "
-                f"{SMALL_MAX} is shown as {BASE}; every other count is rounded to the nearest multiple of "
-                f"{BASE}. Rates, intervals, ratios, differences and excess events are recomputed from the "
-                f"rounded counts.")
+            return (f"HES style: {hidden} Rates, intervals, ratios, differences, excess events and completeness "
+                    f"are recomputed from the rounded counts, and are left empty where a count they need is "
+                    f"not shown.")
+        return (f"NHS England maternity statistics (MSDS): {hidden} Rates, intervals, ratios, differences, "
+                f"excess events and completeness are recomputed from the rounded counts; for a count that is "
+                f"not shown they are computed as if it were {BASE}, NHS England's maternity statistics "
+                f"convention, so they are indicative only.")
 
-    def protect(self, count: int) -> int | None:
-        """One count after the rule (None = suppressed). Raises on a negative or fractional count."""
+    def working_count(self, count: int) -> int | None:
+        """The value statistics are computed from (None: withheld). Raises on a negative or fractional count.
+
+        0 -> 0; 1..7 -> 5 under ``msds``, None under ``hes``; otherwise the nearest multiple of 5.
+        Never written to a count column as such: see `protect`.
+        """
         if isinstance(count, bool) or count != math.floor(count) or count < 0:
             raise ValueError(f"a count must be a whole number >= 0, got {count!r}")
         count = int(count)
         if count == 0:
             return 0
         if count <= SMALL_MAX:
-            return None if self.suppresses else BASE
+            return self.small_count_stand_in
         return BASE * ((count + BASE // 2) // BASE)
 
+    def protect(self, count: int) -> int | None:
+        """One count as shown (None = hidden: ``*`` / null). Raises on a negative or fractional count."""
+        value = self.working_count(count)
+        return None if value == BASE else value
+
     def true_range(self, published: int | None) -> tuple[int, int]:
-        """The true counts (inclusive bounds) that publish as `published` (None = suppressed)."""
+        """The true counts (inclusive bounds) that are shown as `published` (None = hidden)."""
         if published is None:
-            if not self.suppresses:
-                raise ValueError("the msds rule never suppresses")
             return (1, SMALL_MAX)
         if published == 0:
             return (0, 0)
         if published % BASE or published < 0:
             raise ValueError(f"{published!r} cannot be a published count")
         if published == BASE:
-            if self.suppresses:
-                raise ValueError(f"the hes rule never publishes {BASE}")
-            return (1, SMALL_MAX)
+            raise ValueError(f"no rule shows a count as {BASE}: a count from 1 to {SMALL_MAX} is hidden")
         low = published - BASE // 2
         return (max(low, SMALL_MAX + 1), published + BASE // 2)
 
@@ -261,33 +308,49 @@ def _whole_counts(series: pd.Series, column: str) -> tuple[np.ndarray, np.ndarra
     return values.astype("int64"), missing
 
 
-def protect_counts(series: pd.Series, rule: DisclosureRule, column: str = "count") -> pd.Series:
-    """A count column after the rule, as nullable Int64 with the same index (suppressed = <NA>)."""
+def _small_and_missing(series: pd.Series, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(nearest-multiple-of-5 values as int64, mask of counts 1..7, mask of missing)."""
     values, missing = _whole_counts(series, column)
-    out = BASE * ((values + BASE // 2) // BASE)
-    small = (values >= 1) & (values <= SMALL_MAX)
+    small = (values >= 1) & (values <= SMALL_MAX) & ~missing
+    return BASE * ((values + BASE // 2) // BASE), small, missing
+
+
+def working_counts(series: pd.Series, rule: DisclosureRule, column: str = "count") -> pd.Series:
+    """A count column's working values (`DisclosureRule.working_count`), nullable Int64, same index.
+
+    What statistics are computed from: 1..7 is 5 under ``msds`` and <NA> under ``hes``; missing
+    stays <NA>. Never published as counts (see `protect_counts`).
+    """
+    out, small, missing = _small_and_missing(series, column)
     out[small] = BASE
     result = pd.Series(pd.array(out, dtype="Int64"), index=series.index, name=series.name)
-    hide = missing | (small if rule.suppresses else np.zeros_like(small))
-    result[hide] = pd.NA
+    result[missing | (small if rule.small_count_stand_in is None else np.zeros_like(small))] = pd.NA
+    return result
+
+
+def protect_counts(series: pd.Series, rule: DisclosureRule, column: str = "count") -> pd.Series:
+    """A count column as shown, nullable Int64 with the same index (hidden 1..7 or missing = <NA>)."""
+    out, small, missing = _small_and_missing(series, column)
+    result = pd.Series(pd.array(out, dtype="Int64"), index=series.index, name=series.name)
+    result[missing | small] = pd.NA
     return result
 
 
 def suppressed_cells(frame: pd.DataFrame, count_columns: Iterable[str], rule: DisclosureRule) -> pd.DataFrame:
-    """Boolean frame (one column per count column): True where `rule` suppresses the input's count.
+    """Boolean frame (one column per count column): True where `rule` hides the input's count (1..7).
 
-    Computed from the frame *before* `apply_disclosure`; it tells a suppressed count (CSV ``*``)
-    from one that was missing already (CSV empty).
+    The same cells under both rules (`DisclosureRule.hides_small_counts`). Computed from the
+    frame *before* `apply_disclosure`; it tells a hidden count (CSV ``*``) from one that was
+    missing already (CSV empty).
     """
     out = {}
     for column in count_columns:
-        values, missing = _whole_counts(frame[column], column)
-        small = (values >= 1) & (values <= SMALL_MAX) & ~missing
-        out[column] = small if rule.suppresses else np.zeros(len(frame), dtype=bool)
+        _, small, _ = _small_and_missing(frame[column], column)
+        out[column] = small if rule.hides_small_counts else np.zeros(len(frame), dtype=bool)
     return pd.DataFrame(out, index=frame.index, dtype=bool)
 
 
-def _recompute_proportions(frame: pd.DataFrame, counts: set[str],
+def _recompute_proportions(frame: pd.DataFrame, working: pd.DataFrame, counts: set[str],
                            proportions: Mapping[str, tuple[str, str]] | None) -> None:
     chosen = DEFAULT_PROPORTIONS if proportions is None else proportions
     for column, (num, den) in chosen.items():
@@ -296,8 +359,8 @@ def _recompute_proportions(frame: pd.DataFrame, counts: set[str],
         if num not in counts or den not in counts:
             raise ValueError(f"{column!r} is a proportion of {num!r} and {den!r}, which must be count columns of "
                              f"the table so that it can be recomputed from rounded counts")
-        n = frame[num].astype("Float64")
-        d = frame[den].astype("Float64")
+        n = working[num].astype("Float64")
+        d = working[den].astype("Float64")
         frame[column] = (n / d.where(d > 0)).astype("float64")
 
 
@@ -305,18 +368,21 @@ def apply_disclosure(frame: pd.DataFrame, count_columns: Iterable[str], rule: Di
                      proportions: Mapping[str, tuple[str, str]] | None = None) -> pd.DataFrame:
     """A copy of a plain count table with every count column protected by `rule`.
 
-    Count columns come back as nullable Int64 (suppressed or missing = <NA>). Proportions of
-    counts (default `DEFAULT_PROPORTIONS`, applied to those present) are recomputed from the
-    rounded counts; pass ``proportions={}`` for none. Other columns are unchanged.
+    Count columns come back as nullable Int64 as shown (hidden 1..7 or missing = <NA>).
+    Proportions of counts (default `DEFAULT_PROPORTIONS`, applied to those present) are
+    recomputed from the working values (a hidden count is 5 under ``msds``; under ``hes`` the
+    proportion is <NA>); pass ``proportions={}`` for none. Other columns are unchanged.
     """
     counts = list(dict.fromkeys(count_columns))
     missing = [c for c in counts if c not in frame.columns]
     if missing:
         raise KeyError(f"count column(s) not in the table: {', '.join(missing)}")
     out = frame.copy()
+    working = pd.DataFrame(index=frame.index)
     for column in counts:
         out[column] = protect_counts(frame[column], rule, column)
-    _recompute_proportions(out, set(counts), proportions)
+        working[column] = working_counts(frame[column], rule, column)
+    _recompute_proportions(out, working, set(counts), proportions)
     return out
 
 
@@ -340,7 +406,10 @@ def _reference_mask(frame: pd.DataFrame) -> pd.Series:
 def protect_gap_metrics(frame: pd.DataFrame, rule: DisclosureRule, measures: pd.DataFrame | None = None,
                         confidence: float = 0.95,
                         statistics: Callable[..., pd.DataFrame] | None = None) -> pd.DataFrame:
-    """A copy of a gap_metrics-like table with rounded counts and every statistic recomputed from them.
+    """A copy of a gap_metrics-like table with protected counts and every statistic recomputed.
+
+    Statistics come from the counts' working values (a hidden count is 5 under ``msds``; under
+    ``hes`` what needs it is null); count columns come back as shown (hidden 1..7 = <NA>).
 
     `frame` has numerator and denominator, and either reference_numerator/reference_denominator
     or the reference group's own row in each comparison (`GAP_GROUP_KEYS`, plus reference_group
@@ -363,8 +432,8 @@ def protect_gap_metrics(frame: pd.DataFrame, rule: DisclosureRule, measures: pd.
     add_statistics = statistics or _default_add_statistics()
 
     work = frame.reset_index(drop=True).copy()
-    for column in count_columns:
-        work[column] = protect_counts(work[column], rule, column)
+    for column in count_columns:  # working values: what the statistics are computed from
+        work[column] = working_counts(work[column], rule, column)
     is_reference = _reference_mask(work)
     work["is_reference"] = is_reference
 
@@ -409,8 +478,8 @@ def protect_gap_metrics(frame: pd.DataFrame, rule: DisclosureRule, measures: pd.
     result = result.reset_index(drop=True)
 
     out = frame.reset_index(drop=True).copy()
-    for column in count_columns:
-        out[column] = work[column]
+    for column in count_columns:  # as shown: 1..7 hidden under both rules
+        out[column] = protect_counts(out[column], rule, column)
     for column in GAP_STATISTIC_COLUMNS:
         if column not in columns:
             continue
@@ -437,16 +506,19 @@ def protect_gap_metrics(frame: pd.DataFrame, rule: DisclosureRule, measures: pd.
 def count_value_problem(text: str, rule: DisclosureRule, derived: bool = False) -> str | None:
     """Why a count as written in a CSV field breaks `rule` (None if it does not).
 
-    Empty is allowed (missing); ``*`` only under a suppressing rule. Counts must be 0 or whole
-    multiples of 5; of the values 1..7 only 5 may appear, and only under ``msds`` (where it
-    stands for any count from 1 to 7; under ``hes`` a 5 cannot arise, so one is a leak). A
-    derived count (excess_events) may be negative, and may be 5 or -5 under either rule.
+    Empty is allowed (missing), and so is ``*`` (a hidden count, under both rules). Counts must
+    be 0 or whole multiples of 5 of at least 10: no value from 1 to 7 may appear, 5 included,
+    since both rules hide a count from 1 to 7 rather than showing it (a 5 is a leaked working
+    value). A derived count (excess_events) is never hidden, may be negative, and may be 5 or
+    -5 under either rule (module docstring).
     """
     value = text.strip()
     if value == "":
         return None
     if value == SUPPRESSED_MARK:
-        return None if rule.suppresses else f"'{SUPPRESSED_MARK}' although the {rule.name} rule never suppresses"
+        if derived:
+            return f"'{SUPPRESSED_MARK}' although a derived count is never hidden"
+        return None if rule.hides_small_counts else f"'{SUPPRESSED_MARK}' although the {rule.name} rule never hides"
     try:
         number = float(value)
     except ValueError:
@@ -455,7 +527,7 @@ def count_value_problem(text: str, rule: DisclosureRule, derived: bool = False) 
         return f"{value!r} is not a whole number"
     if number < 0 and not derived:
         return f"{value!r} is negative"
-    if 1 <= abs(number) <= SMALL_MAX and not (abs(number) == BASE and (derived or not rule.suppresses)):
+    if 1 <= abs(number) <= SMALL_MAX and not (derived and abs(number) == BASE):
         return f"{value!r} is a count from 1 to {SMALL_MAX}"
     if int(number) % BASE:
         return f"{value!r} is not a multiple of {BASE}"
@@ -463,7 +535,7 @@ def count_value_problem(text: str, rule: DisclosureRule, derived: bool = False) 
 
 
 def pinned_parts(parts: Sequence[int | None], total: int | None, rule: DisclosureRule) -> list[tuple[int, int]]:
-    """What an attacker can infer about each part from published parts and their published total.
+    """What an attacker can infer about each part from shown parts and their shown total (None = hidden).
 
     Interval arithmetic over `DisclosureRule.true_range`: part i lies in its own range and in
     [total_low - sum of the others' highs, total_high - sum of the others' lows]. Returns the

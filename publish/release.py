@@ -20,10 +20,10 @@ docstring for the rules and their limits) and writes, into a staging folder
 
 It then checks the staging folder (`check_release`: every file's sha256 and the row counts
 match the manifest; every CSV, read back with Arrow's parser rather than the csv module that
-wrote it, equals its Parquet file cell by cell, a suppressed ``*`` standing for a null count;
-no count from 1 to 7 but the 5 that the ``msds`` rule publishes for 1..7 (no 5 at all under
-``hes``); every count a whole multiple of 5; every extracted column described in the
-dictionary) and only then renames it to ``dest_root/<release_id>`` with `os.rename`
+wrote it, equals its Parquet file cell by cell, a hidden ``*`` standing for a null count; no
+count from 1 to 7, 5 included, in any count column of any file under either rule; every count
+a whole multiple of 5; every extracted column described in the dictionary) and only then
+renames it to ``dest_root/<release_id>`` with `os.rename`
 (atomic on one file system). Any failure deletes the staging folder and raises `ReleaseError`
 naming the problems: a release is either complete and checked, or absent.
 
@@ -43,7 +43,7 @@ Decisions
   v1, dictionary encoding, statistics) and without the pandas schema metadata; the Arrow
   schema is kept, so dates stay dates and time zones survive. CSV is written by the csv module:
   UTF-8 without a byte-order mark, ``\\n`` line ends, header row, minimal quoting; null is an
-  empty field and a suppressed count ``*``; booleans ``true``/``false``; dates ISO 8601
+  empty field and a hidden count (1 to 7) ``*``; booleans ``true``/``false``; dates ISO 8601
   (``2024-03-01``), timestamps ISO 8601 with ``T``; floats by Python's shortest round-trip
   repr (``0.1``, ``12.345678901234567``, ``1e-05``), so the CSV loses nothing the Parquet holds;
   ``-0.0`` is written ``0.0``.
@@ -70,8 +70,13 @@ Decisions
   not hold rates or other statistics. gap_metrics-like tables go through
   `protect_gap_metrics`; multiplier and higher_is_better come from ``marts.dim_measure`` when
   the table lacks them; the build checks that every published rate equals numerator /
-  denominator x multiplier of the published counts, so a statistic computed from true counts
-  cannot slip through.
+  denominator x multiplier of the published counts (a hidden count taken as 5 under ``msds``),
+  so a statistic computed from true counts cannot slip through.
+* Small counts (``publish/disclosure.py``, "Reconciling the spec ..."): under both rules a
+  count from 1 to 7 is written ``*`` in CSV and null in Parquet, so no extract file ever holds
+  a count from 1 to 7 (5 included) and the acceptance check passes under either rule. Under
+  ``msds`` (default) the statistics of such a row are present, computed as if the count were
+  5 (NHS England's maternity statistics convention); under ``hes`` they are empty.
 * Free text is withheld: ``fct_submission_status.problems`` quotes the true completeness
   (``PPH1500 87.5%``, i.e. 7 of 8) and the problems of refused files, which name cell values
   (a small count, or for a file refused for holding identifiers, possibly the identifier
@@ -369,8 +374,15 @@ def _read_marts(source_db: Path, tables: Mapping[str, TableSpec], problems: list
     return frames, measures
 
 
-def _gap_rate_problems(name: str, frame: pd.DataFrame, measures: pd.DataFrame | None) -> list[str]:
-    """Every published rate must be the one the published counts give (nothing from true counts)."""
+def _gap_rate_problems(name: str, frame: pd.DataFrame, measures: pd.DataFrame | None,
+                       rule: DisclosureRule | None = None,
+                       hidden: Mapping[str, np.ndarray] | None = None) -> list[str]:
+    """Every published rate must be the one the published counts give (nothing from true counts).
+
+    `hidden` (column -> mask by position) marks the counts the rule hides; where `rule` computes
+    with a stand-in for them (``msds``: 5) the rate is checked against the stand-in, and under
+    ``hes`` a hidden count leaves nothing to check against, so any rate shown there fails.
+    """
     if "rate" not in frame.columns:
         return []
     if "multiplier" in frame.columns:
@@ -382,6 +394,12 @@ def _gap_rate_problems(name: str, frame: pd.DataFrame, measures: pd.DataFrame | 
         return [f"{name}: no multiplier to check rates against"]
     num = frame["numerator"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
     den = frame["denominator"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+    stand_in = rule.small_count_stand_in if rule is not None else None
+    if stand_in is not None and hidden:
+        for values, column in ((num, "numerator"), (den, "denominator")):
+            mask = hidden.get(column)
+            if mask is not None:
+                values[np.asarray(mask, dtype=bool) & np.isnan(values)] = stand_in
     rate = pd.to_numeric(frame["rate"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     mult = multiplier.to_numpy(dtype="float64", na_value=np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -410,7 +428,8 @@ def _protect(name: str, spec: TableSpec, frame: pd.DataFrame, schema: pa.Schema,
         suppressed = suppressed_cells(frame, counts, rule)
         if spec.gap_metrics:
             protected = protect_gap_metrics(frame, rule, measures=measures, statistics=statistics)
-            problems.extend(_gap_rate_problems(name, protected, measures))
+            problems.extend(_gap_rate_problems(name, protected, measures, rule,
+                                               {c: suppressed[c].to_numpy() for c in counts}))
         else:
             leaked = [c for c in GAP_STATISTIC_COLUMNS if c in frame.columns and c != "gap_assessment"]
             if leaked:
@@ -564,15 +583,20 @@ def _readme(release_id: str, created: str, code_version: str, rule: DisclosureRu
         rule.description,
         "",
     ]
+    lines.append("- A `*` in a CSV file (null in Parquet) is a count from 1 to 7, which is never shown. A 0 is a "
+                 "true zero.")
     if rule.suppresses:
-        lines.append("- A `*` in a CSV file (null in Parquet) is a count from 1 to 7. A 0 is a true zero.")
+        lines.append("- Rates and other statistics that need a count shown as `*` are left empty.")
     else:
-        lines.append("- A 5 stands for any count from 1 to 7. A 0 is a true zero.")
+        lines.append("- Rates, intervals and other statistics that need a count shown as `*` are computed as if it "
+                     "were 5 (NHS England's maternity statistics convention). They are indicative only: the true "
+                     "count can be anything from 1 to 7.")
     lines += [
         "- A count of 8 or more is within 2 of the number shown.",
         "- Rates, confidence intervals, rate ratios, rate differences and completeness are recomputed from the "
-        "rounded counts, so you can reproduce them from this extract; they differ slightly from figures computed "
-        "on unrounded counts.",
+        "rounded counts, so you can reproduce them from this extract"
+        + ("" if rule.suppresses else " (taking a `*` as 5)")
+        + "; they differ slightly from figures computed on unrounded counts.",
         "- `excess_events` is recomputed from the rounded counts and rounded to the nearest 5.",
         "- Do not try to work out small numbers by combining tables or subtracting parts from totals, and do not "
         "publish any number derived from this extract that describes fewer than 8 people or events.",
@@ -582,8 +606,9 @@ def _readme(release_id: str, created: str, code_version: str, rule: DisclosureRu
         "Rates from small counts are imprecise, and rounding makes them more so: "
         + ("a count from 1 to 7 is not shown at all, and a count shown as 10 can be anything from 8 to 12. "
            if rule.suppresses else
-           "with a numerator shown as 5 the true numerator can be anything from 1 to 7, so the rate can be out "
-           "by a factor of several. ")
+           "where a numerator is shown as `*` its rate is computed from 5 although the true numerator can be "
+           "anything from 1 to 7, so the rate can be out by a factor of several, and a count shown as 10 can be "
+           "anything from 8 to 12. ")
         + "Use the 95 % "
         "confidence intervals, prefer quarters, rolling 12 months, programme phases and LAN-wide rows to single "
         "months at one site, and read `gap_assessment` (`worse`, `better`, `higher`, `lower`, `no clear "

@@ -1,4 +1,9 @@
-"""Evaluation releases (publish/release.py): structure, manifest, disclosure, determinism, all-or-nothing."""
+"""Evaluation releases (publish/release.py): structure, manifest, disclosure, determinism, all-or-nothing.
+
+Under both rules a count from 1 to 7 is `*` in CSV and null in Parquet, so every release passes the
+acceptance check (shared/acceptance/check_interface.py); under msds the statistics of such a row are
+computed as if the count were 5.
+"""
 from __future__ import annotations
 
 import csv
@@ -6,6 +11,7 @@ import hashlib
 import importlib.util
 import json
 import re
+import tempfile
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -14,6 +20,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from publish import release as release_module
 from publish.disclosure import DisclosureRule, count_value_problem
@@ -81,6 +89,8 @@ def _facts(small: bool) -> pd.DataFrame:
     if small:  # make sure there are counts of 1..7 and the docstring's 1 + 8 + 8 case
         facts.loc[0, ["numerator", "denominator"]] = [1, 3]
         facts.loc[1, ["numerator", "denominator"]] = [8, 30]
+        # BARTS, 2024-02, PPH1500, H: gap_metrics' Asian or Asian British row there is 3 of 40
+        facts.loc[2, ["numerator", "denominator"]] = [3, 40]
     return facts
 
 
@@ -114,8 +124,8 @@ def _gap(facts: pd.DataFrame) -> pd.DataFrame:
     return gap[columns]
 
 
-def make_warehouse(path: Path, small: bool = True) -> Path:
-    facts = _facts(small)
+def make_warehouse(path: Path, small: bool = True, facts: pd.DataFrame | None = None) -> Path:
+    facts = _facts(small) if facts is None else facts
     completeness = facts.assign(known=facts["ethnic_code"].isin(GROUPS)).groupby(
         ["site_code", "month_start_date", "measure_code", "submission_id"], as_index=False).apply(
         lambda g: pd.Series({"denominator_total": g["denominator"].sum(),
@@ -185,10 +195,33 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def acceptance_problems(release: Path) -> list[str]:
+    """check_release of shared/acceptance/check_interface.py (the definition of done) on one release."""
     checker = _load("_lan_check_interface", ACCEPTANCE)
     checker.problems.clear()
     checker.check_release(release)
     return list(checker.problems)
+
+
+COUNTS = ("numerator", "denominator", "denominator_total", "denominator_known", "reference_numerator",
+          "reference_denominator")
+
+
+def small_counts_in_files(release: Path) -> list[str]:
+    """Every count from 1 to 7 (5 included) in a count column of any CSV or Parquet file of the release."""
+    found = []
+    for path in sorted(release.glob("*.csv")):
+        for line, row in enumerate(read_csv(path), start=2):
+            for column in COUNTS:
+                value = row.get(column, "")
+                if value not in ("", "*") and 1 <= float(value) <= 7:
+                    found.append(f"{path.name}:{line}:{column}={value}")
+    for path in sorted(release.glob("*.parquet")):
+        table = pq.read_table(path)
+        for column in COUNTS:
+            if column in table.column_names:
+                found += [f"{path.name}:{column}={v}" for v in table.column(column).to_pylist()
+                          if v is not None and 1 <= v <= 7]
+    return found
 
 
 # --- structure and manifest ----------------------------------------------------------------------
@@ -246,37 +279,94 @@ def test_data_dictionary_describes_every_released_column(warehouse, tmp_path):
 # --- disclosure ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("rule", [MSDS, HES])
-def test_no_csv_holds_a_count_from_1_to_7(warehouse, tmp_path, rule):
+def test_no_file_holds_a_count_from_1_to_7(warehouse, tmp_path, rule):
     release = build(warehouse, tmp_path / "evaluation", rule=rule)
     seen_small_mark = False
     for path in release.glob("*.csv"):
         for row in read_csv(path):
-            for column in ("numerator", "denominator", "denominator_total", "denominator_known",
-                           "reference_numerator", "reference_denominator", "excess_events"):
+            for column in (*COUNTS, "excess_events"):
                 if column in row:
                     value = row[column]
                     assert count_value_problem(value, rule, derived=column == "excess_events") is None, (path, row)
                     if value not in ("", "*"):
                         number = float(value)
                         assert number == int(number) and int(number) % 5 == 0
-                        assert not 1 <= abs(number) <= 7 or (abs(number) == 5 and (rule == MSDS
-                                                                                      or column == "excess_events"))
-                    seen_small_mark |= value == ("*" if rule.suppresses else "5")
+                        # excess_events (derived, not a count) may be +-5; a count column never holds a 5
+                        assert not 1 <= abs(number) <= 7 or (abs(number) == 5 and column == "excess_events")
+                    seen_small_mark |= value == "*"
     assert seen_small_mark  # the test data has small counts, and they were caught
+    assert small_counts_in_files(release) == []
 
 
-def test_hes_release_shows_star_in_csv_and_null_in_parquet(warehouse, tmp_path):
-    release = build(warehouse, tmp_path / "evaluation", rule=HES)
+@st.composite
+def fact_tables(draw) -> pd.DataFrame:
+    """fct_measure_monthly for one month and measure at both sites, counts weighted towards 0..20."""
+    rows = []
+    for site in SITES:
+        for code in CODES:
+            denominator = draw(st.one_of(st.integers(0, 20), st.integers(0, 2000)))
+            numerator = draw(st.integers(0, denominator))
+            rows.append((site, MONTHS[0], "PPH1500", code, numerator, denominator, f"{site}-{MONTHS[0]:%Y-%m}-1",
+                         True))
+    return pd.DataFrame(rows, columns=["site_code", "month_start_date", "measure_code", "ethnic_code",
+                                       "numerator", "denominator", "submission_id", "meets_completeness_threshold"])
+
+
+@given(fact_tables(), st.sampled_from([MSDS, HES]))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_property_no_file_of_any_release_holds_a_count_from_1_to_7(facts, rule):
+    with tempfile.TemporaryDirectory() as folder:
+        db = make_warehouse(Path(folder) / "warehouse.duckdb", facts=facts)
+        release = build(db, Path(folder) / "evaluation", rule=rule)
+        assert small_counts_in_files(release) == []
+        assert acceptance_problems(release) == []
+        assert check_release(release) == []
+        gap = pq.read_table(release / "gap_metrics.parquet").to_pandas()
+        hidden = gap["numerator"].isna() | gap["denominator"].isna()  # no count is missing: null = hidden
+        assert (gap.loc[hidden, "rate"].isna() == rule.suppresses).all()
+
+
+@pytest.mark.parametrize("rule", [MSDS, HES])
+def test_small_counts_show_star_in_csv_and_null_in_parquet(warehouse, tmp_path, rule):
+    release = build(warehouse, tmp_path / "evaluation", rule=rule)
     rows = read_csv(release / "fct_measure_monthly.csv")
     parquet = pq.read_table(release / "fct_measure_monthly.parquet").to_pylist()
     at = next(i for i, r in enumerate(rows) if (r["site_code"], r["month_start_date"], r["measure_code"],
                                                 r["ethnic_code"]) == ("BARTS", "2024-02-01", "PPH1500", "A"))
     assert rows[at]["numerator"] == "*" and rows[at]["denominator"] == "*"  # 1 of 3
     assert parquet[at]["numerator"] is None and parquet[at]["denominator"] is None
-    for row in read_csv(release / "gap_metrics.csv"):
-        if row["numerator"] == "*" or row["denominator"] == "*":
+    gap = read_csv(release / "gap_metrics.csv")
+    starred = [row for row in gap if row["numerator"] == "*" or row["denominator"] == "*"]
+    assert starred
+    for row in starred:
+        if rule.suppresses:  # hes: the statistics that need a hidden count are withheld
             assert row["rate"] == row["rate_lower_95"] == row["rate_ratio"] == row["excess_events"] == ""
             assert row["gap_assessment"] in ("not calculable", "reference")
+        else:  # msds: they are computed as if the count were 5
+            assert row["rate"] != "" and row["rate_lower_95"] != "" and row["rate_upper_95"] != ""
+    readme = (release / "README.md").read_text(encoding="utf-8")
+    assert "A `*` in a CSV file (null in Parquet) is a count from 1 to 7" in readme
+    assert ("as if it were 5" in readme) != rule.suppresses
+
+
+def test_msds_hides_a_numerator_of_3_but_computes_its_rate_from_5(warehouse, tmp_path):
+    release = build(warehouse, tmp_path / "evaluation", rule=MSDS)
+    key = ("site", "BARTS", "PPH1500", "month", "2024-02", "Asian or Asian British")  # 3 of 40 in the warehouse
+    fields = ("geography_level", "site_code", "measure_code", "period_type", "period_label", "ethnic_group")
+    rows = read_csv(release / "gap_metrics.csv")
+    parquet = pq.read_table(release / "gap_metrics.parquet").to_pylist()
+    at = next(i for i, r in enumerate(rows) if tuple(r[f] for f in fields) == key)
+    assert tuple(parquet[at][f] for f in fields) == key
+    assert rows[at]["numerator"] == "*" and parquet[at]["numerator"] is None
+    assert rows[at]["denominator"] == "40" and parquet[at]["denominator"] == 40
+    assert float(rows[at]["rate"]) == parquet[at]["rate"] == pytest.approx(5 / 40 * 1000)  # multiplier 1000
+    assert parquet[at]["rate_lower_95"] < parquet[at]["rate"] < parquet[at]["rate_upper_95"]
+    reference = next(r for r in parquet if tuple(r[f] for f in fields[:5]) == key[:5] and r["is_reference"])
+    assert parquet[at]["reference_rate"] == pytest.approx(reference["numerator"] / reference["denominator"] * 1000)
+    assert parquet[at]["rate_ratio"] == pytest.approx(parquet[at]["rate"] / parquet[at]["reference_rate"])
+    assert parquet[at]["gap_assessment"] != "not calculable"
+    hes = pq.read_table(build(warehouse, tmp_path / "hes", rule=HES) / "gap_metrics.parquet").to_pylist()[at]
+    assert hes["numerator"] is None and hes["denominator"] == 40 and hes["rate"] is None
 
 
 def test_gap_statistics_come_from_the_rounded_counts(warehouse, tmp_path):
@@ -286,7 +376,10 @@ def test_gap_statistics_come_from_the_rounded_counts(warehouse, tmp_path):
     true = con.sql("select * from marts.gap_metrics").df()
     con.close()
     assert set(gap.columns) == set(true.columns)
-    expected = gap["numerator"] / gap["denominator"].where(gap["denominator"] > 0) * gap["multiplier"]
+    # no count is missing in this warehouse, so a null count is a hidden one: computed with as 5 (msds)
+    numerator, denominator = (gap[c].astype("Float64").fillna(5).astype(float) for c in ("numerator", "denominator"))
+    expected = numerator / denominator.where(denominator > 0) * gap["multiplier"]
+    assert gap["numerator"].isna().any() and gap["rate"].notna().all()
     assert np.allclose(gap["rate"], expected, equal_nan=True)
     assert (gap["rate"].isna() | (gap["rate"] >= gap["rate_lower_95"] - 1e-9)).all()
     assert (gap.loc[gap["gap_assessment"] == "reference", "rate_ratio"].dropna() == 1).all()
@@ -296,7 +389,8 @@ def test_gap_statistics_come_from_the_rounded_counts(warehouse, tmp_path):
     reference = gap[gap["is_reference"]].set_index(["site_code", "measure_code", "period_label"])
     joined = gap.join(reference[["numerator", "denominator"]], on=["site_code", "measure_code", "period_label"],
                       rsuffix="_of_reference")
-    assert (joined["reference_numerator"] == joined["numerator_of_reference"]).all()  # consistent rounding
+    for column in ("numerator", "denominator"):  # consistent rounding and hiding
+        assert joined[f"reference_{column}"].fillna(-1).equals(joined[f"{column}_of_reference"].fillna(-1))
 
 
 def test_free_text_problems_are_withheld(warehouse, tmp_path):
@@ -309,8 +403,8 @@ def test_free_text_problems_are_withheld(warehouse, tmp_path):
 def test_a_count_column_is_protected_even_if_the_spec_forgets_it(warehouse, tmp_path):
     tables = {"fct_measure_monthly": TableSpec(("site_code", "month_start_date", "measure_code", "ethnic_code"))}
     release = build(warehouse, tmp_path / "evaluation", tables=tables)
-    assert {r["numerator"] for r in read_csv(release / "fct_measure_monthly.csv")} <= \
-        {"0", *(str(5 * k) for k in range(1, 100))}
+    shown = {r["numerator"] for r in read_csv(release / "fct_measure_monthly.csv")}
+    assert "*" in shown and shown <= {"*", "0", *(str(5 * k) for k in range(2, 100))}
 
 
 # --- the acceptance check ------------------------------------------------------------------------
@@ -324,20 +418,21 @@ def test_acceptance_check_passes_an_msds_release_without_small_counts(tmp_path):
     assert acceptance_problems(build(db, tmp_path / "evaluation")) == []
 
 
-def test_acceptance_check_objects_only_to_the_5s_of_an_msds_release(warehouse, tmp_path):
-    """check_interface.py flags every value from 1 to 7, including the 5 that the spec's MSDS rule publishes.
-
-    Nothing else in the release is flagged. See the next test.
-    """
-    problems = acceptance_problems(build(warehouse, tmp_path / "evaluation"))
-    assert problems and all(re.search(r"=5 breaks disclosure control$", p) for p in problems), problems
-
-
-@pytest.mark.xfail(strict=True, reason="shared/acceptance/check_interface.py treats a published 5 as a count from "
-                   "1 to 7, but 5 is what the spec's MSDS rule publishes for 1..7: any MSDS release with a small "
-                   "count fails it. Remove this marker once the check and the spec agree.")
 def test_acceptance_check_passes_an_msds_release_with_small_counts(warehouse, tmp_path):
-    assert acceptance_problems(build(warehouse, tmp_path / "evaluation")) == []
+    release = build(warehouse, tmp_path / "evaluation")  # msds, the default
+    assert read_manifest(release)["disclosure_rule"]["name"] == "msds"
+    assert "*" in {r["numerator"] for r in read_csv(release / "gap_metrics.csv")}  # it does hold small counts
+    assert acceptance_problems(release) == []
+
+
+def test_acceptance_check_would_catch_a_5(warehouse, tmp_path):
+    """The check is live: a count of 5 written into an extract fails it (and the release's own check)."""
+    release = build(warehouse, tmp_path / "evaluation")
+    path = release / "fct_measure_monthly.csv"
+    text = path.read_text(encoding="utf-8").replace(",*,", ",5,", 1)
+    path.write_text(text, encoding="utf-8")
+    assert any(re.search(r"=5 breaks disclosure control$", p) for p in acceptance_problems(release))
+    assert any("'5' is a count from 1 to 7" in p for p in check_release(release))
 
 
 # --- determinism and repeated releases -----------------------------------------------------------
@@ -452,6 +547,30 @@ def test_check_release_finds_tampering(warehouse, tmp_path):
     assert any("differ from the Parquet file" in p for p in problems)
 
 
+@pytest.mark.parametrize("rule", [MSDS, HES])
+def test_a_rate_not_from_the_published_counts_fails_the_release(warehouse, tmp_path, rule):
+    """The build's self-check: a rate the shown counts (a * taken as 5 under msds) do not give fails it."""
+    def off_where_hidden(frame, confidence=0.95):
+        out = add_statistics(frame, confidence=confidence)
+        hidden = frame["numerator"].between(1, 7)  # working values: 5 under msds, a stand-in 1 under hes
+        out["rate"] = out["rate"].where(~hidden, out["rate"] * 1.01)
+        return out
+
+    def from_true_counts(frame, confidence=0.95):
+        return add_statistics(frame.assign(numerator=frame["numerator"].where(frame["numerator"] != 40, 41)),
+                              confidence=confidence)
+
+    dest = tmp_path / "evaluation"
+    with pytest.raises(ReleaseError, match="rate\\(s\\) that the published counts do not give"):
+        build_release(warehouse, dest, TABLES, make_dictionary(warehouse), SUBMISSIONS, rule, "v1", T1,
+                      statistics=from_true_counts)
+    if not rule.suppresses:  # under hes the rows it changes are masked anyway
+        with pytest.raises(ReleaseError, match="rate\\(s\\) that the published counts do not give"):
+            build_release(warehouse, dest, TABLES, make_dictionary(warehouse), SUBMISSIONS, rule, "v1", T1,
+                          statistics=off_where_hidden)
+    assert not dest.exists() or list(dest.iterdir()) == []
+
+
 def test_csv_formatting_is_fixed():
     assert release_module.format_value(0.1) == "0.1" and release_module.format_value(-0.0) == "0.0"
     assert release_module.format_value(np.float64(1 / 3)) == "0.3333333333333333"
@@ -511,8 +630,8 @@ def test_release_of_a_gap_metrics_table_built_by_publish_gap_metrics(tmp_path):
         release = build_release(db, tmp_path / rule.name, tables, make_dictionary(db), SUBMISSIONS, rule, "v1",
                                 T1)
         assert check_release(release) == []
-        if rule == HES:
-            assert acceptance_problems(release) == []
+        assert acceptance_problems(release) == []
+        assert small_counts_in_files(release) == []
         published = pd.read_parquet(release / "gap_metrics.parquet")
         assert list(published.columns) == list(gap.columns) and len(published) == len(gap)
         key = list(RELEASE_TABLES["gap_metrics"].sort_keys)
@@ -520,6 +639,11 @@ def test_release_of_a_gap_metrics_table_built_by_publish_gap_metrics(tmp_path):
         assert len(merged) == len(gap) and (merged["months_flagged"] == merged["months_flagged_true"]).all()
         assert (merged["n_months"] == merged["n_months_true"]).all()
         shown = published["numerator"].notna()
-        assert (published.loc[shown, "numerator"] % 5 == 0).all()
-        assert ((published["rate"] - published["numerator"] / published["denominator"].where(
-            published["denominator"] > 0) * published["multiplier"]).abs().fillna(0) < 1e-9).all()
+        assert (published.loc[shown, "numerator"] % 5 == 0).all() and (published.loc[shown, "numerator"] != 5).all()
+        stand_in = np.nan if rule.suppresses else 5.0  # build_gap_metrics never leaves a count null
+        numerator, denominator = (published[c].astype("Float64").fillna(stand_in).astype(float)
+                                  for c in ("numerator", "denominator"))
+        assert ((published["rate"] - numerator / denominator.where(denominator > 0) * published["multiplier"])
+                .abs().fillna(0) < 1e-9).all()
+        if not rule.suppresses:
+            assert published.loc[~shown & (denominator > 0), "rate"].notna().all()
