@@ -67,6 +67,11 @@ class Settings:
         return self.publish / "evaluation"
 
     @property
+    def sample_marker(self) -> Path:
+        """Present when `make run` seeded this LAN_HOME with synthetic sample returns."""
+        return self.lan_home / "SAMPLE_DATA"
+
+    @property
     def dagster_home(self) -> Path:
         return self.lan_home / "dagster"
 

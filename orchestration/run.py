@@ -20,6 +20,8 @@ def main() -> int:
 
         settings.make_folders()
         written = write_returns(settings.landing)
+        settings.sample_marker.write_text("This LAN_HOME was seeded with synthetic sample returns "
+                                          "(ingest/sample_data.py); its releases say so.\n")
         print(f"New LAN_HOME: put {len(written)} sample returns (synthetic data) in {settings.landing}")
 
     from orchestration.instance import prepare_environment

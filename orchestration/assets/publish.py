@@ -179,6 +179,6 @@ def evaluation_release(context: dg.AssetExecutionContext, lan: LanHome) -> dg.Ma
         con.close()
     release = build_release(settings.published_warehouse, settings.evaluation, dictionary=dictionary,
                             submissions=submissions, rule=rule_from_name(settings.disclosure_rule),
-                            code_version=code_version())
+                            code_version=code_version(), synthetic=settings.sample_marker.exists())
     context.log.info(f"Evaluation release: {release}")
     return dg.MaterializeResult(metadata={"release": dg.MetadataValue.path(str(release))})
