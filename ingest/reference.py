@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ingest.settings import REFERENCE_DIR
+from ingest.settings import reference_dir
 
 UNKNOWN_CODE = "99"
 NOT_STATED_CODE = "Z"
@@ -48,8 +48,13 @@ class Reference:
         return lookup
 
 
+def load_reference(folder: Path | None = None) -> Reference:
+    """The reference lists of `folder`, by default `reference_dir()` (LAN_REFERENCE_DIR or the dbt seeds)."""
+    return _load_reference(Path(folder or reference_dir()).resolve())
+
+
 @lru_cache(maxsize=4)
-def load_reference(folder: Path = REFERENCE_DIR) -> Reference:
+def _load_reference(folder: Path) -> Reference:
     sites = _read(folder / "lan_sites.csv")
     measures = _read(folder / "measures.csv")
     ethnic = sorted(_read(folder / "ethnic_category.csv"), key=lambda r: int(r["sort_order"]))

@@ -10,6 +10,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = REPO_ROOT / "dbt_project" / "seeds"
 
 
+def reference_dir() -> Path:
+    """Where the reference lists are: LAN_REFERENCE_DIR (a folder holding lan_sites.csv,
+    ethnic_category.csv and measures.csv, e.g. with more sites as the network grows), else the dbt seeds."""
+    return Path(os.environ.get("LAN_REFERENCE_DIR") or REFERENCE_DIR).resolve()
+
+
 def _month(text: str) -> date:
     year, month = text.strip()[:7].split("-")
     return date(int(year), int(month), 1)
