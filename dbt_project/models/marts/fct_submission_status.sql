@@ -105,7 +105,7 @@ final as (
         coalesce(loaded_received_at, refused_received_at) as received_at,
         nullif(concat_ws('; ',
             case when not coalesce(meets_completeness_threshold, true)
-                then 'ethnicity completeness below ' || round(100 * completeness_threshold)::varchar
+                then 'ethnicity completeness below ' || printf('%g', 100 * completeness_threshold)
                     || '% for ' || measures_below_threshold
             end,
             loaded_warnings,
