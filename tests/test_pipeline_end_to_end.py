@@ -242,3 +242,37 @@ def test_a_file_whose_name_disagrees_is_loaded_and_reported(second_run):
         con.close()
     assert status == "loaded"
     assert second_run["corpus"]["name_mismatch"].name in problems or "name" in problems.lower()
+
+
+def test_every_validation_result_is_kept_as_history(published):
+    per_rule = dict(published("""
+        select rule, count(distinct submission_id) from marts.fct_data_quality_results group by 1"""))
+    assert per_rule["ethnicity_completeness"] == SITES * MONTHS
+    assert {"differential_missing_by_group", "measure_completeness_outlier"} <= set(per_rule)
+    site, month = LOW_COMPLETENESS_SITE_MONTH
+    failed = published("""
+        select measure_code, observed_value, threshold from marts.fct_data_quality_results
+        where rule = 'ethnicity_completeness' and not success""")
+    assert len(failed) == 7 and all(value < threshold == 0.9 for _, value, threshold in failed)
+    completeness = published("""
+        select count(*) from marts.fct_ethnicity_completeness c
+        join marts.fct_data_quality_results r
+          on r.submission_id = c.submission_id and r.measure_code = c.measure_code
+         and r.rule = 'ethnicity_completeness'
+        where abs(r.observed_value - c.completeness) > 1e-12
+           or r.success <> c.meets_completeness_threshold""")
+    assert completeness == [(0,)]  # the completeness fact is built from the same results
+
+
+def test_history_keeps_results_of_superseded_submissions(second_run):
+    con = duckdb.connect(str(second_run["home"] / "publish" / "warehouse.duckdb"), read_only=True)
+    try:
+        rows = con.execute("""
+            select s.is_current, count(*) from marts.fct_data_quality_results r
+            join marts.dim_submission s using (submission_id)
+            where s.site_code = 'BSOL' and s.month_start_date = '2024-12-01'
+              and r.rule = 'ethnicity_completeness'
+            group by 1 order by 1""").fetchall()
+    finally:
+        con.close()
+    assert rows == [(False, 7), (True, 7)]
