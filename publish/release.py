@@ -115,6 +115,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from ingest.store import sha256_of
 from publish.disclosure import (
     DEFAULT_PROPORTIONS,
     DERIVED_COUNT_COLUMNS,
@@ -217,14 +218,6 @@ RELEASE_TABLES: dict[str, TableSpec] = {
 
 # ---------------------------------------------------------------------------------------------
 # Small helpers
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
@@ -673,7 +666,7 @@ def check_release(release: Path) -> list[str]:
     for name in sorted(set(listed) - present):
         problems.append(f"{name} is in the manifest but not in the folder")
     for name in sorted(present & set(listed)):
-        if _sha256(release / name) != listed[name].get("sha256"):
+        if sha256_of(release / name) != listed[name].get("sha256"):
             problems.append(f"{name}: sha256 differs from the manifest")
     for name in (DICTIONARY, README):
         if name not in present:
