@@ -21,22 +21,27 @@ def publish_copy(warehouse: Path, dest: Path, schemas: tuple[str, ...] = ("marts
     tmp = dest.with_name(f".{dest.name}.tmp")
     tmp.unlink(missing_ok=True)
     counts: dict[str, int] = {}
-    con = duckdb.connect()
     try:
-        con.execute(f"attach '{warehouse}' as source (read_only)")
-        con.execute(f"attach '{tmp}' as target (storage_version '{STORAGE_VERSION}')")
-        for schema in schemas:
-            con.execute(f"create schema target.{schema}")
-            tables = [t for (t,) in con.execute(
-                "select table_name from duckdb_tables() where database_name = 'source' and schema_name = ? "
-                "order by table_name", [schema]).fetchall()]
-            for table in tables:
-                con.execute(f"create table target.{schema}.{table} as select * from source.{schema}.{table}")
-                counts[f"{schema}.{table}"] = con.execute(
-                    f"select count(*) from target.{schema}.{table}").fetchone()[0]
-        con.execute("detach target")
-        con.execute("detach source")
-    finally:
-        con.close()
-    os.replace(tmp, dest)
+        con = duckdb.connect()
+        try:
+            con.execute(f"attach '{warehouse}' as source (read_only)")
+            con.execute(f"attach '{tmp}' as target (storage_version '{STORAGE_VERSION}')")
+            for schema in schemas:
+                con.execute(f"create schema target.{schema}")
+                tables = [t for (t,) in con.execute(
+                    "select table_name from duckdb_tables() where database_name = 'source' and schema_name = ? "
+                    "order by table_name", [schema]).fetchall()]
+                for table in tables:
+                    con.execute(f"create table target.{schema}.{table} as select * from source.{schema}.{table}")
+                    counts[f"{schema}.{table}"] = con.execute(
+                        f"select count(*) from target.{schema}.{table}").fetchone()[0]
+            con.execute("detach target")
+            con.execute("detach source")
+        finally:
+            con.close()
+        os.replace(tmp, dest)
+    except BaseException:
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+        raise
     return counts
