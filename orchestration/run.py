@@ -32,7 +32,11 @@ def main() -> int:
 
     from orchestration.definitions import defs
 
+    from orchestration.sensors import fail_abandoned_runs
+
     with dg.DagsterInstance.get() as instance:
+        for run_id in fail_abandoned_runs(instance, "lan_pipeline"):
+            print(f"Run {run_id} had been killed before it finished: marked failed; this run takes its files in.")
         result = defs.resolve_job_def("lan_pipeline").execute_in_process(instance=instance, raise_on_error=False)
     elapsed = time.perf_counter() - started
     if not result.success:

@@ -1,6 +1,8 @@
 """The Dagster code location loads, and holds what the RHO data team expects to see in the UI."""
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 import pytest
 
@@ -12,6 +14,9 @@ def defs(tmp_path_factory, monkeypatch_module):
 
     home = tmp_path_factory.mktemp("defs_home")
     monkeypatch_module.setenv("LAN_HOME", str(home))
+    # prepare_environment sets these too: register them so that they are restored after the module
+    monkeypatch_module.setenv("PATH", os.environ["PATH"])
+    monkeypatch_module.setenv("DAGSTER_HOME", os.environ.get("DAGSTER_HOME", str(home)))
     prepare_environment(Settings.from_env())  # dbt parse -> manifest
     from orchestration.definitions import defs as loaded
 
