@@ -113,17 +113,22 @@ def test_published_copy_matches_the_working_warehouse(built_home, published):
     assert {"gap_metrics", "run_chart_points", "fct_submission_status"} <= set(tables)
 
 
-def test_the_dagster_run_is_recorded_with_its_checks(built_home):
+def latest_check_evaluations(home: Path, runs_expected: int) -> dict:
+    """{check name: evaluation} of the newest lan_pipeline run recorded in home's Dagster instance."""
     import dagster as dg
     from dagster._core.instance.ref import InstanceRef
 
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(built_home / "dagster"))) as instance:
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home / "dagster"))) as instance:
         runs = instance.get_runs(filters=dg.RunsFilter(job_name="lan_pipeline"))
-        assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS]
-        checks = instance.get_records_for_run(run_id=runs[0].run_id,
-                                              of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
-        evaluated = {r.event_log_entry.dagster_event.event_specific_data.asset_check_key.name: 
-                     r.event_log_entry.dagster_event.event_specific_data.passed for r in checks}
+        assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * runs_expected
+        records = instance.get_records_for_run(run_id=runs[0].run_id,
+                                               of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    events = [r.event_log_entry.dagster_event.event_specific_data for r in records]
+    return {e.asset_check_key.name: e for e in events}
+
+
+def test_the_dagster_run_is_recorded_with_its_checks(built_home):
+    evaluated = {name: e.passed for name, e in latest_check_evaluations(built_home, 1).items()}
     assert evaluated["return_rows_are_well_formed"] is True
     assert evaluated["no_file_quarantined_this_run"] is True
     # the sample data hold one site-month below 90 %: the completeness check warns
@@ -221,6 +226,14 @@ def test_second_run_quarantines_each_bad_file_with_its_reason(second_run):
         assert path.name in text and "was not loaded" in text
 
 
+def test_second_run_warns_of_the_files_it_quarantined(second_run):
+    evaluation = latest_check_evaluations(second_run["home"], 2)["no_file_quarantined_this_run"]
+    assert evaluation.passed is False
+    reasons = evaluation.metadata["reasons"].value
+    refused = [p.name for key, p in second_run["corpus"].items() if BAD_FILE_RULES[key][1] != "parser warning"]
+    assert all(name in reasons for name in refused)
+
+
 def test_second_run_changes_only_what_the_new_files_hold(second_run):
     after = _facts(second_run["home"])
     before = second_run["before"]
@@ -276,3 +289,18 @@ def test_history_keeps_results_of_superseded_submissions(second_run):
     finally:
         con.close()
     assert rows == [(False, 7), (True, 7)]
+
+
+def test_every_published_table_and_column_is_documented_in_dbt(published):
+    from orchestration.project import dbt_project
+    from publish.dictionary import describe_tables, load_manifest
+
+    tables = [t for (t,) in published("select table_name from duckdb_tables() where schema_name = 'marts'")]
+    described = describe_tables(load_manifest(dbt_project.manifest_path), tables)
+    for table in tables:
+        actual = [c for (c,) in published("select column_name from information_schema.columns "
+                                          "where table_schema = 'marts' and table_name = ? order by ordinal_position",
+                                          [table])]
+        documented = described.loc[(described["table"] == table) & (described["column"] != ""), "column"].tolist()
+        assert documented == actual, table
+        assert (described.loc[described["table"] == table, "meaning"].str.len() > 0).all(), table
