@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from ingest.parsed import ParsedFile
@@ -207,26 +208,25 @@ def _file_record(parsed: ParsedFile, item: LandingFile, stored: Path, now: datet
 
 def _submission_frames(accepted: list[tuple[ParsedFile, LandingFile]], now: datetime
                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split accepted files into site-month submissions and their rows (vectorised per file)."""
-    rows, subs = [], []
-    for parsed, item in accepted:
-        frame = parsed.rows.copy()
-        if frame.empty:
-            continue
-        months = frame["month_start_date"].dt.strftime("%Y-%m")
-        frame["submission_id"] = frame["site_code"] + "_" + months + "_" + item.checksum[:12]
-        counts = frame.groupby("submission_id", sort=True).agg(
-            site_code=("site_code", "first"), month_start_date=("month_start_date", "first"),
-            row_count=("source_row", "size")).reset_index()
-        counts["checksum"] = item.checksum
-        counts["file_name"] = item.path.name
-        counts["received_at"] = item.received_at
-        counts["ingested_at"] = now
-        subs.append(counts)
-        rows.append(frame)
-    if not subs:
+    """Split accepted files into site-month submissions and their rows, in one pass over the whole batch."""
+    frames = [parsed.rows for parsed, _ in accepted if not parsed.rows.empty]
+    if not frames:
         return pd.DataFrame(), pd.DataFrame()
-    return pd.concat(subs, ignore_index=True), pd.concat(rows, ignore_index=True)
+    items = [item for parsed, item in accepted if not parsed.rows.empty]
+    rows = pd.concat(frames, ignore_index=True)
+    file_index = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
+    checksums = pd.Series([i.checksum for i in items])
+    rows["submission_id"] = (rows["site_code"] + "_" + rows["month_start_date"].dt.strftime("%Y-%m") + "_"
+                             + checksums.str[:12].to_numpy()[file_index])
+    rows["_file"] = file_index
+    subs = rows.groupby("submission_id", sort=True).agg(
+        site_code=("site_code", "first"), month_start_date=("month_start_date", "first"),
+        row_count=("source_row", "size"), _file=("_file", "first")).reset_index()
+    subs["checksum"] = checksums.to_numpy()[subs["_file"]]
+    subs["file_name"] = [items[i].path.name for i in subs["_file"]]
+    subs["received_at"] = [items[i].received_at for i in subs["_file"]]
+    subs["ingested_at"] = now
+    return subs.drop(columns="_file"), rows.drop(columns="_file")
 
 
 Checker = Callable[[list[ParsedFile]], None]

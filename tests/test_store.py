@@ -1,0 +1,101 @@
+"""ingest/store.py on its own: every landing file kept once, rows loaded once, repeats recorded, reasons written."""
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, datetime
+
+import duckdb
+import pytest
+
+from ingest.bad_files import good_table, write_csv
+from ingest.parse import parse_files
+from ingest.reference import load_reference
+from ingest.settings import Settings
+from ingest.store import ingest_landing, submission_id
+
+REF = load_reference()
+NOW = datetime(2025, 2, 1, 12, 0, 0)
+
+
+@pytest.fixture()
+def settings(tmp_path):
+    s = Settings(lan_home=tmp_path / "lan")
+    s.make_folders()
+    return s
+
+
+def drop(settings, name, site="BARTS", month=date(2024, 5, 1), mtime=1_700_000_000, bump=0):
+    rows = good_table(REF, site=site, month=month)
+    if bump:
+        rows[1][4] = str(int(rows[1][4]) + bump)
+    path = write_csv(settings.landing / name, rows)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def ingest(settings, run_id="run-1"):
+    return ingest_landing(settings, parse=lambda paths: parse_files(paths, REF, date(2025, 1, 15)), check=None,
+                          run_id=run_id, now=NOW)
+
+
+def query(settings, sql):
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_accepted_files_are_kept_with_checksum_and_loaded_once(settings):
+    drop(settings, "BARTS_2024-05.csv")
+    drop(settings, "BSOL_2024-05.csv", site="BSOL")
+    report = ingest(settings)
+    assert len(report.accepted) == 2 and not report.quarantined and report.rows_loaded == 2 * 7 * 18
+    assert not any(settings.landing.iterdir())
+    kept = sorted(p.name for p in settings.raw.rglob("*.csv"))
+    assert len(kept) == 2 and all("__" in name for name in kept)
+    assert query(settings, "select count(*), count(distinct submission_id) from raw.return_rows") == [(252, 2)]
+    assert query(settings, "select outcome, count(*) from raw.files group by 1") == [("accepted", 2)]
+
+
+def test_the_same_bytes_again_change_nothing_but_are_recorded(settings):
+    path = drop(settings, "BARTS_2024-05.csv")
+    content = path.read_bytes()
+    ingest(settings)
+    (settings.landing / "BARTS_2024-05_copy.csv").write_bytes(content)
+    report = ingest(settings, run_id="run-2")
+    assert report.repeats == ["BARTS_2024-05_copy.csv"] and not report.accepted
+    assert query(settings, "select count(*) from raw.return_rows") == [(126,)]
+    assert query(settings, "select file_name, is_repeat from raw.file_arrivals order by is_repeat") == [
+        ("BARTS_2024-05.csv", False), ("BARTS_2024-05_copy.csv", True)]
+
+
+def test_two_versions_in_one_batch_are_two_submissions_newest_by_arrival(settings):
+    drop(settings, "BARTS_2024-05.csv", mtime=1_700_000_000)
+    drop(settings, "BARTS_2024-05_v2.csv", mtime=1_700_000_100, bump=3)
+    report = ingest(settings)
+    assert len(report.submission_ids) == 2
+    arrivals = query(settings, "select file_name from raw.submissions order by received_at")
+    assert arrivals == [("BARTS_2024-05.csv",), ("BARTS_2024-05_v2.csv",)]
+
+
+def test_a_refused_file_is_quarantined_unchanged_beside_its_reasons(settings):
+    rows = good_table(REF)
+    rows[3][0] = "XYZ"  # a second, unknown site in the file
+    path = write_csv(settings.landing / "BARTS_2024-05.csv", rows)
+    content = path.read_bytes()
+    report = ingest(settings)
+    assert len(report.quarantined) == 1 and report.rows_loaded == 0
+    [kept] = [p for p in settings.quarantine.iterdir() if p.suffix == ".csv"]
+    assert kept.read_bytes() == content
+    reason = json.loads(kept.with_name(kept.name + ".reason.json").read_text())
+    assert {p["rule"] for p in reason["problems"]} == {"several_sites"}
+    text = kept.with_name(kept.name + ".reason.txt").read_text()
+    assert "row 4" in text and "'XYZ'" in text
+    assert query(settings, "select outcome, site_code, months from raw.files") == [
+        ("quarantined", "BARTS", [date(2024, 5, 1)])]
+
+
+def test_submission_ids_name_site_month_and_file():
+    assert submission_id("BARTS", date(2024, 5, 1), "ab" * 32) == "BARTS_2024-05_abababababab"
