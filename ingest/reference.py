@@ -1,7 +1,8 @@
 """The reference lists (sites, NHS ethnic categories, LAN measures) as the parser needs them.
 
-The CSVs are the dbt seeds in `dbt_project/seeds/`, copied unchanged from `shared/reference/`:
-one source of truth for both the parser and the warehouse dimensions.
+The CSVs are in `dbt_project/reference/` (shared/reference's files, unchanged) or the folder
+LAN_REFERENCE_DIR names; dbt reads the same folder as its `reference` source: one source of truth
+for both the parser and the warehouse dimensions.
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ class Reference:
 
 
 def load_reference(folder: Path | None = None) -> Reference:
-    """The reference lists of `folder`, by default `reference_dir()` (LAN_REFERENCE_DIR or the dbt seeds)."""
+    """The reference lists of `folder`, by default `reference_dir()` (LAN_REFERENCE_DIR or dbt_project/reference)."""
     return _load_reference(Path(folder or reference_dir()).resolve())
 
 

@@ -248,7 +248,7 @@ def synthetic_profiles(n: int, seed: int = 7) -> list[SiteProfile]:
 def write_reference(folder: Path, profiles: Iterable[SiteProfile]) -> Path:
     """A reference folder (``load_reference(folder)`` reads it) whose sites are ``profiles``.
 
-    ``ethnic_category.csv`` and ``measures.csv`` are copied from the project's seeds; this lets a
+    ``ethnic_category.csv`` and ``measures.csv`` are copied from dbt_project/reference; this lets a
     benchmark load returns of synthetic sites.
     """
     folder = Path(folder)

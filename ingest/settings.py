@@ -7,12 +7,13 @@ from datetime import date
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_DIR = REPO_ROOT / "dbt_project" / "seeds"
+REFERENCE_DIR = REPO_ROOT / "dbt_project" / "reference"
 
 
 def reference_dir() -> Path:
     """Where the reference lists are: LAN_REFERENCE_DIR (a folder holding lan_sites.csv,
-    ethnic_category.csv and measures.csv, e.g. with more sites as the network grows), else the dbt seeds."""
+    ethnic_category.csv and measures.csv, e.g. with more sites as the network grows), else
+    dbt_project/reference (shared/reference's files, unchanged). dbt reads the same folder."""
     return Path(os.environ.get("LAN_REFERENCE_DIR") or REFERENCE_DIR).resolve()
 
 

@@ -1,4 +1,4 @@
-"""The reference lists: the dbt seeds are shared/reference's files unchanged, and LAN_REFERENCE_DIR can extend them."""
+"""The reference lists: dbt_project/reference holds shared/reference's files unchanged, and LAN_REFERENCE_DIR can extend them."""
 from __future__ import annotations
 
 import shutil
@@ -13,7 +13,7 @@ NAMES = ("lan_sites.csv", "ethnic_category.csv", "measures.csv")
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_seed_is_the_shared_reference_file_unchanged(name):
+def test_reference_file_is_the_shared_one_unchanged(name):
     assert (REFERENCE_DIR / name).read_bytes() == (SHARED / "reference" / name).read_bytes()
 
 

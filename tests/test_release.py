@@ -138,7 +138,7 @@ def make_warehouse(path: Path, small: bool = True, facts: pd.DataFrame | None = 
                            for s in SITES for m in MONTHS],
                           columns=["site_code", "month_start_date", "status", "submission_id", "file_name",
                                    "received_at", "problems"])
-    measures = pd.read_csv(Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "measures.csv",
+    measures = pd.read_csv(Path(__file__).resolve().parents[1] / "dbt_project" / "reference" / "measures.csv",
                            dtype={"higher_is_better": "boolean"}).drop(columns=["condition_name", "basis"])
     con = duckdb.connect(str(path))
     try:
@@ -596,7 +596,7 @@ def test_synthetic_flag_reaches_the_readme_and_manifest(warehouse, tmp_path):
 def test_release_of_a_gap_metrics_table_built_by_publish_gap_metrics(tmp_path):
     """The real gap_metrics shape (quarters, rolling periods, phases, months_flagged, n_months ...)."""
     gap_module = pytest.importorskip("publish.gap_metrics", reason="publish/gap_metrics.py is not importable yet")
-    seeds = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
+    seeds = Path(__file__).resolve().parents[1] / "dbt_project" / "reference"
     ethnic = pd.read_csv(seeds / "ethnic_category.csv", dtype={"ethnic_code": str, "is_known": bool})
     measures = pd.read_csv(seeds / "measures.csv", dtype={"higher_is_better": "boolean"}).drop(
         columns=["condition_name", "basis"])

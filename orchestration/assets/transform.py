@@ -7,6 +7,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.project import dbt_project
+from orchestration.resources import LanHome
 
 
 class LanDbtTranslator(DagsterDbtTranslator):
@@ -24,6 +25,10 @@ class LanDbtTranslator(DagsterDbtTranslator):
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=LanDbtTranslator(), project=dbt_project)
-def lan_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """`dbt build`: seeds, models and their tests; a failing test stops the models downstream of it."""
-    yield from dbt.cli(["build"], context=context).stream()
+def lan_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome):
+    """`dbt build`: models and their tests (unit and data); a failing test stops the models downstream of it.
+
+    Its artifacts (run_results.json, logs, partial parse state) go to LAN_HOME/dbt/build, replaced by
+    each run, not to a new folder in the code checkout per run."""
+    target = lan.settings.lan_home / "dbt" / "build"
+    yield from dbt.cli(["build"], context=context, target_path=target).stream()

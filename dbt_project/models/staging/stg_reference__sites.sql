@@ -2,17 +2,17 @@ with
 
 source as (
 
-    select * from {{ ref('lan_sites') }}
+    select * from {{ source('reference', 'lan_sites') }}
 
 ),
 
 final as (
 
     select
-        upper(site_code) as site_code,
-        team_name,
-        ics_name,
-        nhs_region
+        upper(cast(site_code as varchar)) as site_code,
+        cast(team_name as varchar) as team_name,
+        cast(ics_name as varchar) as ics_name,
+        cast(nhs_region as varchar) as nhs_region
     from source
 
 )
