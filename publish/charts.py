@@ -12,16 +12,32 @@ display needed.
 
 `write_site_pages` writes dest/<site>/<measure>.png, one self-contained HTML page per site (dest/<site>.html, with
 relative image links and inline CSS, and no scripts, fonts or CDN) and dest/index.html.
+
+Only charts whose input changed are drawn again. Beside each PNG, dest/<site>/<measure>.chart.json keeps the sha256 of
+what the chart and its summary table are made from (a hash of each of the chart's rows, its title, unit, programme
+start, the matplotlib and pandas versions and CHART_VERSION) and the summary table's HTML; when the next build's
+inputs hash the same and the PNG is there, both are reused as they are. Charts that do need drawing are drawn in a
+pool of worker processes (one per core, at most 4; spawned, so a script calling write_site_pages needs the usual
+`if __name__ == "__main__":` guard) when there are enough of them to repay starting the workers. Either way every
+picture is drawn by `draw_run_chart`, so it looks exactly the same. Change CHART_VERSION when the drawing or the
+summary table changes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
+import multiprocessing
+import os
 import re
 import zlib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
@@ -29,7 +45,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-__all__ = ["draw_run_chart", "write_site_pages", "group_colour", "GROUP_COLOURS"]
+__all__ = ["draw_run_chart", "write_site_pages", "group_colour", "GROUP_COLOURS", "CHART_VERSION"]
+
+#: Part of every chart's input hash: change it when draw_run_chart or _summary_table changes, so that every chart
+#: and summary table is made again.
+CHART_VERSION = "1"
+#: The columns draw_run_chart and _summary_table read (the hash covers exactly these).
+_CHART_COLUMNS = ["series_type", "month_start_date", "ethnic_group", "value", "centre_line", "ihi_shift", "ihi_trend",
+                  "ihi_astronomical", "runs_signal", "baseline_rule", "unit"]
+_POOL_MIN_CHARTS = 16   # fewer charts than this are drawn in-process: starting workers would cost more
 
 # Okabe-Ito palette, fixed per ethnic group (the ethnic_group values of shared/reference/ethnic_category.csv)
 GROUP_COLOURS: dict[str, str] = {
@@ -227,31 +251,138 @@ def _meta(meta: pd.DataFrame, measure: str, column: str) -> str | None:
     return None if pd.isna(v) or str(v) == "" else str(v)
 
 
+@dataclass
+class _Chart:
+    """One site x measure chart: what it is drawn from and where it goes."""
+
+    points: pd.DataFrame
+    title: str
+    programme_start: date
+    png: Path
+    unit: str | None
+    measure: str = ""
+    name: str = ""
+    key: str = ""
+    summary: str | None = None
+
+    @property
+    def sidecar(self) -> Path:
+        return self.png.with_name(self.png.stem + ".chart.json")
+
+
+def _inputs_key(chart: _Chart, rows: pd.DataFrame, row_hashes: np.ndarray) -> str:
+    """sha256 of everything the chart and its summary table are made from: its rows (each row's 64-bit
+    pandas hash, in ethnic group and month order), the columns, title, unit, programme start and versions."""
+    order = rows.sort_values(["ethnic_group", "month_start_date"], kind="stable")["_row"].to_numpy()
+    digest = hashlib.sha256(json.dumps([CHART_VERSION, matplotlib.__version__, pd.__version__, chart.title,
+                                        chart.unit, str(chart.programme_start), list(chart.points.columns)]).encode())
+    digest.update(row_hashes[order].tobytes())
+    return digest.hexdigest()
+
+
+def _cached_summary(chart: _Chart) -> str | None:
+    """The summary table kept beside an up-to-date PNG, or None when the chart must be drawn."""
+    try:
+        kept = json.loads(chart.sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (kept.get("inputs_sha256") != chart.key or not isinstance(kept.get("summary_html"), str)
+            or not chart.png.is_file()):
+        return None
+    return kept["summary_html"]
+
+
+def _render(chart: _Chart) -> str:
+    """Draw the chart, make its summary table, then record both beside the PNG. Returns the table's HTML."""
+    chart.sidecar.unlink(missing_ok=True)  # a run stopped half-way leaves no record: the chart is drawn again
+    draw_run_chart(chart.points, chart.title, chart.programme_start, chart.png, unit=chart.unit)
+    summary = _summary_table(chart.points, chart.programme_start)
+    tmp = chart.sidecar.with_name(f".{chart.sidecar.name}.part")
+    tmp.write_text(json.dumps({"inputs_sha256": chart.key, "summary_html": summary}), encoding="utf-8")
+    os.replace(tmp, chart.sidecar)
+    return summary
+
+
+def _default_workers() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+def _render_all(charts: list[_Chart], workers: int | None) -> list[str]:
+    workers = _default_workers() if workers is None else max(1, workers)
+    if workers == 1 or len(charts) < _POOL_MIN_CHARTS:
+        return [_render(c) for c in charts]
+    # spawn, not fork: the caller (Dagster, DuckDB) has threads, and a forked copy of them can deadlock.
+    with ProcessPoolExecutor(max_workers=min(workers, len(charts)),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_render, charts, chunksize=4))
+
+
 def write_site_pages(
-    points: pd.DataFrame, measures: pd.DataFrame, dest: Path, programme_start: date
+    points: pd.DataFrame, measures: pd.DataFrame, dest: Path, programme_start: date, *,
+    workers: int | None = None, stats: dict | None = None,
 ) -> list[Path]:
     """Write every site's charts and pages under `dest`. Returns the paths written: PNGs, site pages, index.
 
     `measures` needs measure_code and may have measure_name and unit (shared/reference/measures.csv). A row with no
     site_code (e.g. national) gets a page named after its geography_level.
+
+    A PNG whose inputs are unchanged since it was drawn is kept as it is (see the module docstring) and still listed.
+    `workers` processes draw the others (default: one per core, at most 4; 1 draws in this process). If `stats` is
+    a dict it receives charts_drawn and charts_unchanged.
     """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     meta = measures.set_index("measure_code") if len(measures) else pd.DataFrame()
-    pts = _rate_points(points).copy()
+    pts = _rate_points(points)
+    pts = pts[[c for c in _CHART_COLUMNS if c in pts.columns] + ["site_code", "geography_level", "measure_code"]].copy()
     pts["_page"] = [_page_key(s, lvl) for s, lvl in zip(pts["site_code"], pts["geography_level"])]
+    drawn_columns = [c for c in _CHART_COLUMNS if c in pts.columns]
+    row_hashes = pd.util.hash_pandas_object(pts[drawn_columns], index=False).to_numpy()
+    pts["_row"] = np.arange(len(pts))
+    by_page = dict(iter(pts.groupby("_page", sort=False, dropna=False)))
+
+    # Every chart, and whether it must be drawn (its inputs changed or its PNG is missing).
+    charts: list[_Chart] = []
+    page_charts: dict[str, list[_Chart]] = {}
+    for page in sorted(pts["_page"].unique()):
+        site_pts = by_page[page]
+        slug = _slug(page)
+        by_measure = dict(iter(site_pts.groupby("measure_code", sort=False)))
+        page_charts[page] = []
+        for measure in sorted(site_pts["measure_code"].dropna().unique()):
+            rows = by_measure[measure]
+            mp = rows[drawn_columns]
+            name = _meta(meta, measure, "measure_name") or str(measure)
+            unit = _meta(meta, measure, "unit")
+            chart = _Chart(mp, f"{page}: {name}", programme_start, dest / slug / f"{_slug(measure)}.png", unit,
+                           measure, name)
+            chart.key = _inputs_key(chart, rows, row_hashes)
+            chart.summary = _cached_summary(chart)
+            charts.append(chart)
+            page_charts[page].append(chart)
+    # A later chart with the same file name (two pages or measures with the same slug) wins, as it always did.
+    last = {c.png: c for c in charts}
+    todo = [c for c in charts if c.summary is None and last[c.png] is c]
+    for chart, summary in zip(todo, _render_all(todo, workers)):
+        chart.summary = summary
+    for chart in charts:
+        if chart.summary is None:  # overwritten by a namesake: only its table is needed
+            chart.summary = _summary_table(chart.points, chart.programme_start)
+    if stats is not None:
+        stats.update(charts_drawn=len(todo), charts_unchanged=len(charts) - len(todo))
+
     written: list[Path] = []
     index_items = []
     for page in sorted(pts["_page"].unique()):
-        site_pts = pts[pts["_page"] == page]
+        site_pts = by_page[page]
         slug = _slug(page)
         sections = []
-        for measure in sorted(site_pts["measure_code"].dropna().unique()):
-            mp = site_pts[site_pts["measure_code"] == measure]
-            name = _meta(meta, measure, "measure_name") or str(measure)
-            unit = _meta(meta, measure, "unit")
-            png = dest / slug / f"{_slug(measure)}.png"
-            draw_run_chart(mp, f"{page}: {name}", programme_start, png, unit=unit)
+        for chart in page_charts[page]:
+            measure, name, unit, png = chart.measure, chart.name, chart.unit, chart.png
             written.append(png)
             rel = f"{slug}/{png.name}"
             sections.append(
@@ -259,7 +390,7 @@ def write_site_pages(
                 f'<span class="note">({html.escape(measure)}{", " + html.escape(unit) if unit else ""})</span></h2>\n'
                 f'<img src="{html.escape(rel)}" '
                 f'alt="Run chart of {html.escape(name)} by ethnic group, {html.escape(page)}">\n'
-                f"{_summary_table(mp, programme_start)}"
+                f"{chart.summary}"
             )
         nav = "".join(f'<a href="#{html.escape(_slug(m))}">{html.escape(m)}</a>'
                       for m in sorted(site_pts["measure_code"].dropna().unique()))
