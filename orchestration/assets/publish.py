@@ -96,7 +96,8 @@ def run_chart_points(lan: LanHome) -> dg.MaterializeResult:
 
 @dg.asset(deps=[run_chart_points], group_name="publish", compute_kind="matplotlib")
 def run_charts(lan: LanHome) -> dg.MaterializeResult:
-    """Run charts by ethnic group, one PNG per site and measure, and an HTML page per site, in publish/charts/."""
+    """Run charts by ethnic group, one PNG per site and measure, and an HTML page per site, in publish/charts/.
+    Only charts whose data changed since they were drawn are drawn again (publish.charts)."""
     settings = lan.settings
     con = connect_warehouse(settings)
     try:
@@ -105,10 +106,12 @@ def run_charts(lan: LanHome) -> dg.MaterializeResult:
     finally:
         con.close()
     dest = settings.publish / "charts"
-    written = write_site_pages(points, measures, dest, settings.programme_start)
+    drawn: dict = {}
+    written = write_site_pages(points, measures, dest, settings.programme_start, stats=drawn)
     pngs = sorted(p for p in written if p.suffix == ".png")
     newest = pngs[0] if pngs else None
     metadata: dict = {"pages": len([p for p in written if p.suffix == ".html"]), "charts": len(pngs),
+                      "charts_drawn": drawn.get("charts_drawn", len(pngs)),
                       "index": dg.MetadataValue.path(str(dest / "index.html"))}
     if newest is not None:
         encoded = base64.b64encode(newest.read_bytes()).decode()
@@ -146,7 +149,7 @@ def published_warehouse(lan: LanHome) -> dg.MaterializeResult:
 def dbt_docs(lan: LanHome, dbt: DbtCliResource) -> dg.MaterializeResult:
     """dbt's documentation site (models, columns, lineage) as one offline page in publish/docs/."""
     invocation = dbt.cli(["docs", "generate", "--static"], manifest=dbt_project.manifest_path,
-                         raise_on_error=True).wait()
+                         target_path=lan.settings.lan_home / "dbt" / "docs", raise_on_error=True).wait()
     target = Path(invocation.target_path)
     dest = lan.settings.publish / "docs"
     dest.mkdir(parents=True, exist_ok=True)
