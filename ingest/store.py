@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -119,15 +119,25 @@ def submission_id(site_code: str, month: date, checksum: str) -> str:
     return f"{site_code}_{month:%Y-%m}_{checksum[:12]}"
 
 
+def waiting_paths(landing: Path) -> Iterator[tuple[Path, os.stat_result]]:
+    """The files waiting in landing/ with their stat (hidden and lock files skipped; a file taken
+    by a run finishing meanwhile is skipped too)."""
+    for path in landing.iterdir() if landing.is_dir() else []:
+        if path.name.startswith(IGNORED_PREFIXES):
+            continue
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            continue
+        if path.is_file():
+            yield path, stat
+
+
 def list_landing(landing: Path) -> list[LandingFile]:
     """Files waiting in landing/, oldest first (arrival order decides which resubmission is newest)."""
-    found = []
-    for path in landing.iterdir() if landing.is_dir() else []:
-        if not path.is_file() or path.name.startswith(IGNORED_PREFIXES):
-            continue
-        stat = path.stat()
-        found.append(LandingFile(path, sha256_of(path), stat.st_size,
-                                 datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)))
+    found = [LandingFile(path, sha256_of(path), stat.st_size,
+                         datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None))
+             for path, stat in waiting_paths(landing)]
     return sorted(found, key=lambda f: (f.received_at, f.path.name))
 
 

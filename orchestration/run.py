@@ -42,12 +42,14 @@ def main() -> int:
     if not result.success:
         print(f"The pipeline failed (run {result.run_id}); see the log above or `make ui`.", file=sys.stderr)
         return 1
-    releases = sorted(p for p in settings.evaluation.glob("*") if p.is_dir() and not p.name.startswith("."))
+    from publish.release import latest_release
+
+    release = latest_release(settings.evaluation)
     print(f"""
 Pipeline run {result.run_id} succeeded in {elapsed:.0f} s.
   warehouse (pipeline only):   {settings.warehouse}
   published copy (BI tools):   {settings.published_warehouse}
-  latest evaluation release:   {releases[-1] if releases else '(none)'}
+  latest evaluation release:   {release or '(none)'}
   quarantine (refused files):  {settings.quarantine}
   run history:                 make ui, then http://127.0.0.1:3000""")
     return 0

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from ingest.settings import Settings
-from ingest.store import IGNORED_PREFIXES
+from ingest.store import waiting_paths
 
 BUSY = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
         dg.DagsterRunStatus.STARTED]
@@ -15,19 +15,10 @@ BUSY = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterR
 
 def landing_fingerprint(landing: Path) -> str | None:
     """A key for what is waiting in landing/ (names, sizes, times), or None when nothing is."""
-    entries = []
-    for path in landing.iterdir() if landing.is_dir() else []:
-        if path.name.startswith(IGNORED_PREFIXES):
-            continue
-        try:
-            stat = path.stat()
-        except FileNotFoundError:  # taken by a run finishing right now
-            continue
-        if path.is_file():
-            entries.append((path.name, stat.st_size, stat.st_mtime_ns))
+    entries = sorted((path.name, stat.st_size, stat.st_mtime_ns) for path, stat in waiting_paths(landing))
     if not entries:
         return None
-    return hashlib.sha256(repr(sorted(entries)).encode()).hexdigest()[:16]
+    return hashlib.sha256(repr(entries).encode()).hexdigest()[:16]
 
 
 def _process_alive(pid: int) -> bool:
