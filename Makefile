@@ -15,7 +15,7 @@ export GX_ANALYTICS_ENABLED := False
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup run test ui bench lock clean
+.PHONY: help setup run test lint format ui bench lock clean
 
 help: ## list the commands
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -32,6 +32,18 @@ run: $(STAMP) ## process LAN_HOME/landing (sample returns if LAN_HOME is new) an
 
 test: $(STAMP) ## the whole test suite
 	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff (check and format) and sqlfluff (dbt templater, DuckDB dialect)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@mkdir -p $(CURDIR)/.lint-home/warehouse
+	LAN_HOME=$(CURDIR)/.lint-home $(BIN)/sqlfluff lint --disable-progress-bar dbt_project/models dbt_project/tests
+
+format: $(STAMP) ## apply ruff's and sqlfluff's fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	@mkdir -p $(CURDIR)/.lint-home/warehouse
+	LAN_HOME=$(CURDIR)/.lint-home $(BIN)/sqlfluff fix --disable-progress-bar dbt_project/models dbt_project/tests
 
 ui: $(STAMP) ## the Dagster UI on http://127.0.0.1:3000 with the landing sensor
 	$(BIN)/python -m orchestration.ui

@@ -16,6 +16,7 @@
   measure coloured against the threshold, a matplotlib chart embedded as PNG, the differential
   flags) and an index page, from the results frame of ``validate_quality``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -25,9 +26,9 @@ import json
 import os
 import re
 import shutil
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Mapping
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
@@ -45,6 +46,7 @@ from great_expectations.data_context.types.resource_identifiers import (  # noqa
 
 from expectations import suites as S  # noqa: E402
 from expectations.validate import gx_context, run_suite  # noqa: E402
+
 
 def quality_dir(publish: Path) -> Path:
     """Where the quality reports go under the publish folder (``Settings.publish``)."""
@@ -74,12 +76,15 @@ _LOCAL_STATIC = re.compile(r"""((?:href|src)\s*=\s*["'])(?:\.\./)*static/""", re
 #: For tests and callers: what must not remain in an offline page.
 REMOTE_ASSET = re.compile(
     r"<(?:link|script|img|iframe|source)\b[^>]*\b(?:href|src)\s*=\s*[\"']?\s*(?:https?:)?//"
-    r"|url\(\s*[\"']?(?:https?:)?//|@import\s+[\"']?(?:url\()?\s*[\"']?(?:https?:)?//", re.I)
+    r"|url\(\s*[\"']?(?:https?:)?//|@import\s+[\"']?(?:url\()?\s*[\"']?(?:https?:)?//",
+    re.I,
+)
 
 
 # --------------------------------------------------------------------------------------------
 # GX Data Docs
 # --------------------------------------------------------------------------------------------
+
 
 def _trim(result: ExpectationValidationResult) -> ExpectationValidationResult:
     """A copy keeping only GX's partial (sample) lists of unexpected values and rows."""
@@ -90,8 +95,12 @@ def _trim(result: ExpectationValidationResult) -> ExpectationValidationResult:
         if isinstance(trimmed.get(key), list):
             trimmed[key] = trimmed[key][:DOCS_UNEXPECTED_SAMPLE]
     return ExpectationValidationResult(
-        success=result.success, expectation_config=result.expectation_config, result=trimmed,
-        meta=result.meta, exception_info=result.exception_info)
+        success=result.success,
+        expectation_config=result.expectation_config,
+        result=trimmed,
+        meta=result.meta,
+        exception_info=result.exception_info,
+    )
 
 
 def _as_mapping(validations) -> dict[str, ExpectationSuiteValidationResult]:
@@ -102,9 +111,13 @@ def _as_mapping(validations) -> dict[str, ExpectationSuiteValidationResult]:
     return {v.suite_name: v for v in validations if v is not None}
 
 
-def build_data_docs(validations: Mapping[str, ExpectationSuiteValidationResult]
-                    | Iterable[ExpectationSuiteValidationResult] | ExpectationSuiteValidationResult,
-                    dest: Path, run_name: str | None = None) -> Path:
+def build_data_docs(
+    validations: Mapping[str, ExpectationSuiteValidationResult]
+    | Iterable[ExpectationSuiteValidationResult]
+    | ExpectationSuiteValidationResult,
+    dest: Path,
+    run_name: str | None = None,
+) -> Path:
     """Build GX Data Docs for the given validation results into ``dest`` and make every page work
     offline; return ``dest/index.html``.
 
@@ -122,19 +135,22 @@ def build_data_docs(validations: Mapping[str, ExpectationSuiteValidationResult]
             target.unlink()
 
     context = gx_context()
-    run_time = datetime.now(timezone.utc)
+    run_time = datetime.now(UTC)
     run_name = run_name or f"lan-{run_time:%Y%m%dT%H%M%SZ}"
     for label, validation in _as_mapping(validations).items():
         name = validation.suite_name
         if not any(s.name == name for s in context.suites.all()):
             expectations = [r.expectation_config.to_domain_obj() for r in validation.results]
-            context.suites.add(ExpectationSuite(name=name, expectations=expectations,
-                                                notes=f"LAN suite {name}"))
+            context.suites.add(ExpectationSuite(name=name, expectations=expectations, notes=f"LAN suite {name}"))
         run_id = RunIdentifier(run_name=run_name, run_time=run_time)
         trimmed = ExpectationSuiteValidationResult(
-            success=validation.success, results=[_trim(r) for r in validation.results],
-            suite_name=name, suite_parameters=validation.suite_parameters,
-            statistics=validation.statistics, meta={**(validation.meta or {}), "run_id": run_id})
+            success=validation.success,
+            results=[_trim(r) for r in validation.results],
+            suite_name=name,
+            suite_parameters=validation.suite_parameters,
+            statistics=validation.statistics,
+            meta={**(validation.meta or {}), "run_id": run_id},
+        )
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=name),
             run_id=run_id,
@@ -143,12 +159,15 @@ def build_data_docs(validations: Mapping[str, ExpectationSuiteValidationResult]
         context.validation_results_store.set(key, trimmed)
 
     site = "lan_quality"
-    context.add_data_docs_site(site, {
-        "class_name": "SiteBuilder",
-        "show_how_to_buttons": False,
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(dest)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    })
+    context.add_data_docs_site(
+        site,
+        {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(dest)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
     context.build_data_docs(site_names=[site])
     make_offline(dest)
     return dest / "index.html"
@@ -162,7 +181,7 @@ def make_offline(site: Path) -> list[Path]:
     (offline / "lan-offline.css").write_text(_OFFLINE_CSS, encoding="utf-8")
     (offline / "lan-offline.js").write_text(_OFFLINE_JS, encoding="utf-8")
     images = site / "static" / "images"
-    for css in site.rglob("*.css"):      # GX copies its stylesheet templates; pages inline them
+    for css in site.rglob("*.css"):  # GX copies its stylesheet templates; pages inline them
         css.write_text(_REMOTE_CSS_URL.sub("none", css.read_text(encoding="utf-8")), encoding="utf-8")
     pages = sorted(site.rglob("*.html"))
     for page in pages:
@@ -174,14 +193,16 @@ def make_offline(site: Path) -> list[Path]:
 
         def local_image(match: re.Match) -> str:
             name = Path(match.group(3).split("?")[0]).name
-            local = f"{root}static/images/{name}" if (images / name).exists() else ""
+            local = f"{root}static/images/{name}" if (images / name).exists() else ""  # noqa: B023 (used within the iteration)
             return f"{match.group(1)}{match.group(2)}{local}{match.group(2)}"
 
         text = _REMOTE_IMG.sub(local_image, text)
         text = _REMOTE_CSS_URL.sub("none", text)
-        text = _LOCAL_STATIC.sub(lambda m: f"{m.group(1)}{root}static/", text)   # GX miscounts depth
-        head = (f'<link rel="stylesheet" href="{root}static/offline/lan-offline.css">\n'
-                f'<script src="{root}static/offline/lan-offline.js"></script>\n')
+        text = _LOCAL_STATIC.sub(lambda m: f"{m.group(1)}{root}static/", text)  # noqa: B023 (GX miscounts depth)
+        head = (
+            f'<link rel="stylesheet" href="{root}static/offline/lan-offline.css">\n'
+            f'<script src="{root}static/offline/lan-offline.js"></script>\n'
+        )
         text = text.replace("</head>", head + "</head>", 1)
         page.write_text(text, encoding="utf-8")
     return pages
@@ -418,8 +439,8 @@ img.chart{max-width:100%;border:1px solid #d9e2ec}
 a{color:#0b5cad}.muted{color:#7b8794;font-size:.85rem}
 """
 
-_NEAR_MARGIN = 0.02   # colour: passing but within 2 points of the threshold
-_BAD_MARGIN = 0.10    # colour: failing by 10 points or more
+_NEAR_MARGIN = 0.02  # colour: passing but within 2 points of the threshold
+_BAD_MARGIN = 0.10  # colour: failing by 10 points or more
 
 
 def _safe(name: str) -> str:
@@ -453,14 +474,13 @@ def _chart_png(site: str, table: pd.DataFrame, threshold: float) -> bytes:
         series = table[measure].astype("float64")
         ax.plot(months, series.to_numpy(), marker="o", markersize=2.5, linewidth=1.2, label=str(measure))
     ax.axhline(threshold, color="#c92a2a", linestyle="--", linewidth=1.2, label=f"threshold {threshold:.0%}")
-    low = float(min(threshold, pd.to_numeric(table.stack(), errors="coerce").min()
-                    if table.size else threshold))
+    low = float(min(threshold, pd.to_numeric(table.stack(), errors="coerce").min() if table.size else threshold))
     ax.set_ylim(max(0.0, low - 0.05), 1.005)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_title(f"{site}: ethnicity completeness by measure", fontsize=10)
-    ax.grid(True, alpha=.3)
+    ax.grid(True, alpha=0.3)
     ax.tick_params(labelsize=8)
-    ax.legend(fontsize=7, ncol=1, loc="center left", bbox_to_anchor=(1.01, .5), frameon=False)
+    ax.legend(fontsize=7, ncol=1, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.autofmt_xdate()
     fig.tight_layout()
     buffer = io.BytesIO()
@@ -475,16 +495,22 @@ def _flag_rows(flags: pd.DataFrame) -> str:
         month = pd.Timestamp(r["month_start_date"]).strftime("%Y-%m")
         if r["rule"] == S.DIFFERENTIAL_MISSING_BY_GROUP:
             what = html.escape(str(r["ethnic_group"]))
-            figures = (f"{d.get('n_missing')} of {d.get('n_cells')} cells empty "
-                       f"({_pct(d.get('missing_share'))}) vs {_pct(d.get('others_share'))} for other groups")
+            figures = (
+                f"{d.get('n_missing')} of {d.get('n_cells')} cells empty "
+                f"({_pct(d.get('missing_share'))}) vs {_pct(d.get('others_share'))} for other groups"
+            )
         else:
             what = html.escape(str(r["measure_code"]))
-            figures = (f"completeness {_pct(d.get('completeness'))} vs median "
-                       f"{_pct(d.get('others_median'))} of {d.get('n_other_measures')} other measures")
+            figures = (
+                f"completeness {_pct(d.get('completeness'))} vs median "
+                f"{_pct(d.get('others_median'))} of {d.get('n_other_measures')} other measures"
+            )
         observed = "–" if pd.isna(r["observed_value"]) else f"{r['observed_value'] * 100:+.1f} pts"
-        lines.append(f"<tr><td class=l>{month}</td><td class=l>{html.escape(str(r['rule']))}</td>"
-                     f"<td class=l>{what}</td><td>{observed}</td>"
-                     f"<td class=l>{html.escape(figures)}</td></tr>")
+        lines.append(
+            f"<tr><td class=l>{month}</td><td class=l>{html.escape(str(r['rule']))}</td>"
+            f"<td class=l>{what}</td><td>{observed}</td>"
+            f"<td class=l>{html.escape(figures)}</td></tr>"
+        )
     return "\n".join(lines)
 
 
@@ -499,14 +525,18 @@ def write_completeness_summary(results: pd.DataFrame, dest: Path) -> Path:
     comp = comp.drop_duplicates(["site_code", "month_start_date", "measure_code"], keep="last")
     thresholds = comp["threshold"].dropna()
     threshold = float(thresholds.iloc[0]) if len(thresholds) else S.DEFAULT_COMPLETENESS_THRESHOLD
-    flags = results.loc[results["rule"].isin([S.DIFFERENTIAL_MISSING_BY_GROUP, S.MEASURE_COMPLETENESS_OUTLIER])
-                        & ~results["success"].astype(bool)]
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    legend = (f'<p class="legend"><span class="pass" style="background:#c6f0d3">at or above {threshold:.0%}</span>'
-              f'<span style="background:#fff1b8">within {_NEAR_MARGIN * 100:.0f} points above</span>'
-              f'<span style="background:#ffc9c9">below {threshold:.0%}</span>'
-              f'<span style="background:#ff8f8f">{_BAD_MARGIN * 100:.0f}+ points below</span>'
-              '<span style="background:#f5f7fa">no denominator</span></p>')
+    flags = results.loc[
+        results["rule"].isin([S.DIFFERENTIAL_MISSING_BY_GROUP, S.MEASURE_COMPLETENESS_OUTLIER])
+        & ~results["success"].astype(bool)
+    ]
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    legend = (
+        f'<p class="legend"><span class="pass" style="background:#c6f0d3">at or above {threshold:.0%}</span>'
+        f'<span style="background:#fff1b8">within {_NEAR_MARGIN * 100:.0f} points above</span>'
+        f'<span style="background:#ffc9c9">below {threshold:.0%}</span>'
+        f'<span style="background:#ff8f8f">{_BAD_MARGIN * 100:.0f}+ points below</span>'
+        '<span style="background:#f5f7fa">no denominator</span></p>'
+    )
     index_rows = []
     for site in sorted(comp["site_code"].dropna().astype(str).unique()):
         sc = comp.loc[comp["site_code"] == site]
@@ -519,14 +549,18 @@ def write_completeness_summary(results: pd.DataFrame, dest: Path) -> Path:
         for month, row in values.iterrows():
             cells = "".join(
                 f'<td class="{_cell_class(row[m], bool(success.at[month, m]) if pd.notna(success.at[month, m]) else True, threshold)}">'
-                f"{_pct(row[m])}</td>" for m in measures)
+                f"{_pct(row[m])}</td>"
+                for m in measures
+            )
             body.append(f"<tr><th class=l>{pd.Timestamp(month):%Y-%m}</th>{cells}</tr>")
         site_flags = flags.loc[flags["site_code"] == site]
         flagged_months = sc.loc[~sc["success"].astype(bool), "month_start_date"].nunique()
         flag_table = (
             "<table><tr><th class=l>month</th><th class=l>rule</th><th class=l>group / measure</th>"
             f"<th>gap</th><th class=l>figures</th></tr>{_flag_rows(site_flags)}</table>"
-            if len(site_flags) else "<p class=muted>None.</p>")
+            if len(site_flags)
+            else "<p class=muted>None.</p>"
+        )
         page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>{html.escape(site)}: ethnicity completeness</title><style>{_PAGE_CSS}</style></head><body>
 <p><a href="index.html">&larr; all sites</a></p>
@@ -535,10 +569,10 @@ def write_completeness_summary(results: pd.DataFrame, dest: Path) -> Path:
 (not Z “Not stated”, not 99 “Not known”). Below {threshold:.0%} the site-month is loaded but flagged.
 {flagged_months} of {len(values)} months flagged.</p>
 <img class="chart" alt="completeness over time per measure, threshold {threshold:.0%}"
- src="data:image/png;base64,{base64.b64encode(png).decode('ascii')}">
+ src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">
 <h2>By month and measure</h2>{legend}
-<table><tr><th class=l>month</th>{''.join(f'<th>{html.escape(str(m))}</th>' for m in measures)}</tr>
-{''.join(body)}</table>
+<table><tr><th class=l>month</th>{"".join(f"<th>{html.escape(str(m))}</th>" for m in measures)}</tr>
+{"".join(body)}</table>
 <h2>Differential completeness flags</h2>
 <p class="lede">An ethnic group whose numerators or denominators go missing {S.GROUP_MISSING_MARGIN * 100:.0f}
 percentage points or more often than for the site-month's other groups (judged with {S.GROUP_MIN_MISSING_CELLS}+ empty
@@ -556,10 +590,15 @@ median of the site-month's other measures.</p>
             f"<td>{len(values)}</td><td>{flagged_months}</td>"
             f'<td class="{_cell_class(latest_min, latest_min is None or pd.isna(latest_min) or latest_min >= threshold, threshold)}">'
             f"{pd.Timestamp(latest):%Y-%m}: {_pct(latest_min)}</td>"
-            + (f"<td class=l>{_pct(worst['observed_value'])} ({pd.Timestamp(worst['month_start_date']):%Y-%m}, "
-               f"{html.escape(str(worst['measure_code']))})</td>" if worst is not None else "<td>–</td>")
+            + (
+                f"<td class=l>{_pct(worst['observed_value'])} ({pd.Timestamp(worst['month_start_date']):%Y-%m}, "
+                f"{html.escape(str(worst['measure_code']))})</td>"
+                if worst is not None
+                else "<td>–</td>"
+            )
             + f"<td>{int((site_flags['rule'] == S.DIFFERENTIAL_MISSING_BY_GROUP).sum())}</td>"
-              f"<td>{int((site_flags['rule'] == S.MEASURE_COMPLETENESS_OUTLIER).sum())}</td></tr>")
+            f"<td>{int((site_flags['rule'] == S.MEASURE_COMPLETENESS_OUTLIER).sum())}</td></tr>"
+        )
     index = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>LAN ethnicity completeness</title><style>{_PAGE_CSS}</style></head><body>
 <h1>LAN ethnicity completeness by site</h1>
@@ -568,7 +607,7 @@ A month is flagged when any measure falls below it. Differential flags compare e
 within a site-month. Open a site for its months, measures and chart.</p>
 <table><tr><th class=l>site</th><th>months</th><th>months flagged</th><th>latest month (lowest measure)</th>
 <th class=l>lowest ever</th><th>group flags</th><th>measure flags</th></tr>
-{''.join(index_rows) or '<tr><td colspan=7 class=l>No completeness results.</td></tr>'}</table>
+{"".join(index_rows) or "<tr><td colspan=7 class=l>No completeness results.</td></tr>"}</table>
 <p class="muted">Generated {generated} from the Great Expectations results.</p>
 </body></html>"""
     path = dest / "index.html"
@@ -596,8 +635,11 @@ def latest_results(results: pd.DataFrame) -> pd.DataFrame:
 
 def _details_frame(details: pd.Series) -> pd.DataFrame:
     text = "\n".join(details.fillna("{}").astype(str))
-    return (pd.read_json(io.StringIO(text), lines=True, convert_dates=False, dtype=False)
-            if len(details) else pd.DataFrame())
+    return (
+        pd.read_json(io.StringIO(text), lines=True, convert_dates=False, dtype=False)
+        if len(details)
+        else pd.DataFrame()
+    )
 
 
 def _most_common(values: pd.Series, default: float) -> float:
@@ -611,12 +653,27 @@ def validations_from_results(results: pd.DataFrame) -> dict[str, ExpectationSuit
     verdicts and can render them. Thresholds are the ones stored with the results."""
     frame = latest_results(results)
     plan = [
-        (S.ETHNICITY_COMPLETENESS, "completeness", "measure_code",
-         lambda t: S.completeness_suite(t), S.DEFAULT_COMPLETENESS_THRESHOLD),
-        (S.DIFFERENTIAL_MISSING_BY_GROUP, "missing_gap", "ethnic_group",
-         lambda t: S.group_differential_suite(t), S.GROUP_MISSING_MARGIN),
-        (S.MEASURE_COMPLETENESS_OUTLIER, "shortfall", "measure_code",
-         lambda t: S.measure_differential_suite(t), S.MEASURE_OUTLIER_MARGIN),
+        (
+            S.ETHNICITY_COMPLETENESS,
+            "completeness",
+            "measure_code",
+            lambda t: S.completeness_suite(t),
+            S.DEFAULT_COMPLETENESS_THRESHOLD,
+        ),
+        (
+            S.DIFFERENTIAL_MISSING_BY_GROUP,
+            "missing_gap",
+            "ethnic_group",
+            lambda t: S.group_differential_suite(t),
+            S.GROUP_MISSING_MARGIN,
+        ),
+        (
+            S.MEASURE_COMPLETENESS_OUTLIER,
+            "shortfall",
+            "measure_code",
+            lambda t: S.measure_differential_suite(t),
+            S.MEASURE_OUTLIER_MARGIN,
+        ),
     ]
     context = gx_context()
     validations: dict[str, ExpectationSuiteValidationResult] = {}
@@ -630,7 +687,7 @@ def validations_from_results(results: pd.DataFrame) -> dict[str, ExpectationSuit
         rebuilt.insert(2, "period", pd.DatetimeIndex(part["month_start_date"]).strftime("%Y-%m"))
         rebuilt.insert(3, by, part[by].astype("string").to_numpy())
         rebuilt[observed] = part["observed_value"].astype("float64").to_numpy()
-        for needed in ("n_missing", "n_other_measures"):      # row-condition columns
+        for needed in ("n_missing", "n_other_measures"):  # row-condition columns
             if needed in rebuilt.columns:
                 rebuilt[needed] = rebuilt[needed].fillna(0).astype("int64")
         suite = make_suite(_most_common(part["threshold"], default))
@@ -651,20 +708,26 @@ def write_quality_report(results: pd.DataFrame, dest: Path, threshold: float | N
     docs = build_data_docs(validations, dest / "gx") if validations else None
     summary = write_completeness_summary(latest, dest / "completeness")
     failed = int((~latest["success"].astype(bool)).sum()) if len(latest) else 0
-    shown = _most_common(latest.loc[latest["rule"] == S.ETHNICITY_COMPLETENESS, "threshold"],
-                         threshold if threshold is not None else S.DEFAULT_COMPLETENESS_THRESHOLD)
-    links = [f'<li><a href="{summary.relative_to(dest).as_posix()}">Ethnicity completeness by site</a> '
-             "&ndash; tables and charts per site, coloured against the threshold</li>"]
+    shown = _most_common(
+        latest.loc[latest["rule"] == S.ETHNICITY_COMPLETENESS, "threshold"],
+        threshold if threshold is not None else S.DEFAULT_COMPLETENESS_THRESHOLD,
+    )
+    links = [
+        f'<li><a href="{summary.relative_to(dest).as_posix()}">Ethnicity completeness by site</a> '
+        "&ndash; tables and charts per site, coloured against the threshold</li>"
+    ]
     if docs is not None:
-        links.append(f'<li><a href="{docs.relative_to(dest).as_posix()}">Great Expectations Data Docs</a> '
-                     "&ndash; the suites and every validation result</li>")
+        links.append(
+            f'<li><a href="{docs.relative_to(dest).as_posix()}">Great Expectations Data Docs</a> '
+            "&ndash; the suites and every validation result</li>"
+        )
     page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>LAN data quality</title><style>{_PAGE_CSS}</style></head><body>
 <h1>LAN data quality</h1>
 <p class="lede">{len(latest):,} checks on the current submissions, {failed:,} failed.
 Completeness threshold {shown:.0%}.</p>
-<ul>{''.join(links)}</ul>
-<p class="muted">Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}.</p>
+<ul>{"".join(links)}</ul>
+<p class="muted">Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC}.</p>
 </body></html>"""
     index = dest / "index.html"
     index.write_text(page, encoding="utf-8")

@@ -16,6 +16,7 @@ Every expectation carries ``meta={"rule": <code>}``, a stable short name that ma
 Problems, the results table ``raw.data_quality_results``) use; ``notes`` say it in plain words and
 show up in Data Docs.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,20 +35,28 @@ from ingest.reference import Reference  # noqa: E402
 UNKNOWN_SITE = "unknown_site"
 UNKNOWN_MEASURE = "unknown_measure"
 INVALID_ETHNIC_CATEGORY = "invalid_ethnic_category"
-INVALID_PERIOD = "invalid_period"          # month_start_date empty: the parser could not read it
+INVALID_PERIOD = "invalid_period"  # month_start_date empty: the parser could not read it
 NEGATIVE_COUNT = "negative_count"
 NUMERATOR_ABOVE_DENOMINATOR = "numerator_above_denominator"
 DUPLICATE_KEY = "duplicate_key"
 FUTURE_PERIOD = "future_period"
 MISSING_COLUMN = "missing_column"
-WRONG_COLUMN_TYPE = "wrong_column_type"    # a column present but not of the contract's type
+WRONG_COLUMN_TYPE = "wrong_column_type"  # a column present but not of the contract's type
 ETHNICITY_COMPLETENESS = "ethnicity_completeness"
 DIFFERENTIAL_MISSING_BY_GROUP = "differential_missing_by_group"
 MEASURE_COMPLETENESS_OUTLIER = "measure_completeness_outlier"
 
 STRUCTURE_RULES = (
-    UNKNOWN_SITE, UNKNOWN_MEASURE, INVALID_ETHNIC_CATEGORY, INVALID_PERIOD, NEGATIVE_COUNT,
-    NUMERATOR_ABOVE_DENOMINATOR, DUPLICATE_KEY, FUTURE_PERIOD, MISSING_COLUMN, WRONG_COLUMN_TYPE,
+    UNKNOWN_SITE,
+    UNKNOWN_MEASURE,
+    INVALID_ETHNIC_CATEGORY,
+    INVALID_PERIOD,
+    NEGATIVE_COUNT,
+    NUMERATOR_ABOVE_DENOMINATOR,
+    DUPLICATE_KEY,
+    FUTURE_PERIOD,
+    MISSING_COLUMN,
+    WRONG_COLUMN_TYPE,
 )
 QUALITY_RULES = (ETHNICITY_COMPLETENESS, DIFFERENTIAL_MISSING_BY_GROUP, MEASURE_COMPLETENESS_OUTLIER)
 
@@ -109,7 +118,7 @@ def first_of_month(day: date) -> datetime:
 def _suite(name: str, expectations: list, notes: str | None = None) -> gx.ExpectationSuite:
     """A suite built without a data context (``add_expectation`` would need one)."""
     suite = gx.ExpectationSuite(name=name, expectations=expectations, notes=notes)
-    if len(suite.expectations) != len(expectations):   # GX logs and drops invalid ones: refuse
+    if len(suite.expectations) != len(expectations):  # GX logs and drops invalid ones: refuse
         raise ValueError(f"suite {name}: an expectation was rejected by Great Expectations")
     return suite
 
@@ -136,101 +145,183 @@ def structure_suite(ref: Reference, today: date) -> gx.ExpectationSuite:
     add = expectations.append
 
     for column in REQUIRED_COLUMN_TYPES:
-        add(E.ExpectColumnToExist(
-            column=column, severity=critical, meta=_meta(MISSING_COLUMN, column),
-            notes=f"The parsed rows must have a '{column}' column."))
+        add(
+            E.ExpectColumnToExist(
+                column=column,
+                severity=critical,
+                meta=_meta(MISSING_COLUMN, column),
+                notes=f"The parsed rows must have a '{column}' column.",
+            )
+        )
     for column, type_ in REQUIRED_COLUMN_TYPES.items():
-        add(E.ExpectColumnValuesToBeOfType(
-            column=column, type_=type_, severity=critical, meta=_meta(WRONG_COLUMN_TYPE, column),
-            notes=f"'{column}' must hold values of type {type_}."))
+        add(
+            E.ExpectColumnValuesToBeOfType(
+                column=column,
+                type_=type_,
+                severity=critical,
+                meta=_meta(WRONG_COLUMN_TYPE, column),
+                notes=f"'{column}' must hold values of type {type_}.",
+            )
+        )
 
     for column, rule, codes, what in (
         ("site_code", UNKNOWN_SITE, sorted(ref.site_codes), "a LAN site code"),
         ("measure_code", UNKNOWN_MEASURE, sorted(ref.measure_codes), "a LAN measure code"),
-        ("ethnic_code", INVALID_ETHNIC_CATEGORY, list(ref.ethnic_codes),
-         "an NHS Data Dictionary ethnic category"),
+        ("ethnic_code", INVALID_ETHNIC_CATEGORY, list(ref.ethnic_codes), "an NHS Data Dictionary ethnic category"),
     ):
-        add(E.ExpectColumnValuesToNotBeNull(
-            column=column, severity=critical, meta=_meta(rule, column),
-            notes=f"Every row must name {what}."))
-        add(E.ExpectColumnValuesToBeInSet(
-            column=column, value_set=codes, severity=critical, meta=_meta(rule, column),
-            notes=f"Every row must name {what} of the reference list."))
-    add(E.ExpectColumnValuesToNotBeNull(
-        column="month_start_date", severity=critical, meta=_meta(INVALID_PERIOD, "month_start_date"),
-        notes="Every row must name the month it reports."))
+        add(
+            E.ExpectColumnValuesToNotBeNull(
+                column=column, severity=critical, meta=_meta(rule, column), notes=f"Every row must name {what}."
+            )
+        )
+        add(
+            E.ExpectColumnValuesToBeInSet(
+                column=column,
+                value_set=codes,
+                severity=critical,
+                meta=_meta(rule, column),
+                notes=f"Every row must name {what} of the reference list.",
+            )
+        )
+    add(
+        E.ExpectColumnValuesToNotBeNull(
+            column="month_start_date",
+            severity=critical,
+            meta=_meta(INVALID_PERIOD, "month_start_date"),
+            notes="Every row must name the month it reports.",
+        )
+    )
 
     for column in ("numerator", "denominator"):
-        add(E.ExpectColumnValuesToBeBetween(
-            column=column, min_value=0, severity=critical, meta=_meta(NEGATIVE_COUNT, column),
-            notes=f"The {column} is a count: a whole number of 0 or more (empty = not submitted)."))
-    add(E.ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A="denominator", column_B="numerator", or_equal=True,
-        ignore_row_if="either_value_is_missing", severity=critical,
-        meta=_meta(NUMERATOR_ABOVE_DENOMINATOR, "numerator"),
-        notes="The numerator counts events among the denominator's population: numerator <= denominator."))
-    add(E.ExpectCompoundColumnsToBeUnique(
-        column_list=["file_name", *KEY_COLUMNS], severity=critical, meta=_meta(DUPLICATE_KEY),
-        notes="No two rows of a file share site, period, measure and ethnic category."))
-    add(E.ExpectColumnValuesToBeBetween(
-        column="month_start_date", max_value=month_limit, strict_max=True, severity=critical,
-        meta=_meta(FUTURE_PERIOD, "month_start_date", month_limit=month_limit.date().isoformat()),
-        notes=f"Months must have ended: the period must be before {month_limit:%B %Y} "
-              f"(validated on {today.isoformat()})."))
-    return _suite(STRUCTURE_SUITE, expectations,
-                  "Structural rules of the monthly site return; any failure refuses the file.")
+        add(
+            E.ExpectColumnValuesToBeBetween(
+                column=column,
+                min_value=0,
+                severity=critical,
+                meta=_meta(NEGATIVE_COUNT, column),
+                notes=f"The {column} is a count: a whole number of 0 or more (empty = not submitted).",
+            )
+        )
+    add(
+        E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="denominator",
+            column_B="numerator",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+            severity=critical,
+            meta=_meta(NUMERATOR_ABOVE_DENOMINATOR, "numerator"),
+            notes="The numerator counts events among the denominator's population: numerator <= denominator.",
+        )
+    )
+    add(
+        E.ExpectCompoundColumnsToBeUnique(
+            column_list=["file_name", *KEY_COLUMNS],
+            severity=critical,
+            meta=_meta(DUPLICATE_KEY),
+            notes="No two rows of a file share site, period, measure and ethnic category.",
+        )
+    )
+    add(
+        E.ExpectColumnValuesToBeBetween(
+            column="month_start_date",
+            max_value=month_limit,
+            strict_max=True,
+            severity=critical,
+            meta=_meta(FUTURE_PERIOD, "month_start_date", month_limit=month_limit.date().isoformat()),
+            notes=f"Months must have ended: the period must be before {month_limit:%B %Y} "
+            f"(validated on {today.isoformat()}).",
+        )
+    )
+    return _suite(
+        STRUCTURE_SUITE, expectations, "Structural rules of the monthly site return; any failure refuses the file."
+    )
 
 
 def completeness_suite(threshold: float = DEFAULT_COMPLETENESS_THRESHOLD) -> gx.ExpectationSuite:
     """Over the completeness frame: each site-month-measure's share of denominator with a known
     ethnic category is at least ``threshold``. A NULL completeness (denominator total 0: nothing
     to be complete about) is not evaluated, hence not a failure."""
-    return _suite(COMPLETENESS_SUITE, [gx.expectations.ExpectColumnValuesToBeBetween(
-        column="completeness", min_value=float(threshold), severity=FailureSeverity.WARNING,
-        meta=_meta(ETHNICITY_COMPLETENESS, "completeness", threshold=float(threshold)),
-        notes=f"At least {threshold:.0%} of each site-month-measure's denominator must have a known "
-              "ethnic category (not Z 'Not stated', not 99 'Not known').")],
-        "Ethnicity completeness; failures flag the site-month, they do not refuse it.")
+    return _suite(
+        COMPLETENESS_SUITE,
+        [
+            gx.expectations.ExpectColumnValuesToBeBetween(
+                column="completeness",
+                min_value=float(threshold),
+                severity=FailureSeverity.WARNING,
+                meta=_meta(ETHNICITY_COMPLETENESS, "completeness", threshold=float(threshold)),
+                notes=f"At least {threshold:.0%} of each site-month-measure's denominator must have a known "
+                "ethnic category (not Z 'Not stated', not 99 'Not known').",
+            )
+        ],
+        "Ethnicity completeness; failures flag the site-month, they do not refuse it.",
+    )
 
 
-def group_differential_suite(margin: float = GROUP_MISSING_MARGIN,
-                             min_missing_cells: int = GROUP_MIN_MISSING_CELLS) -> gx.ExpectationSuite:
+def group_differential_suite(
+    margin: float = GROUP_MISSING_MARGIN, min_missing_cells: int = GROUP_MIN_MISSING_CELLS
+) -> gx.ExpectationSuite:
     """Over the by-group frame: a known ethnic group's share of empty cells must stay below the
     other known groups' share plus ``margin``; only groups with ``min_missing_cells`` or more
     empty cells are judged (GX row condition)."""
-    return _suite(GROUP_DIFFERENTIAL_SUITE, [gx.expectations.ExpectColumnValuesToBeBetween(
-        column="missing_gap", max_value=float(margin), strict_max=True,
-        row_condition=Column(name="n_missing") >= int(min_missing_cells),
-        severity=FailureSeverity.WARNING,
-        meta=_meta(DIFFERENTIAL_MISSING_BY_GROUP, "missing_gap", threshold=float(margin),
-                   min_missing_cells=int(min_missing_cells)),
-        notes=f"Numerators or denominators must not go missing for one ethnic group "
-              f"{margin * 100:.0f} percentage points or more often than for the site-month's other groups "
-              f"(judged when the group has {min_missing_cells} or more empty cells).")],
-        "Differential completeness across ethnic groups; failures flag, they do not refuse.")
+    return _suite(
+        GROUP_DIFFERENTIAL_SUITE,
+        [
+            gx.expectations.ExpectColumnValuesToBeBetween(
+                column="missing_gap",
+                max_value=float(margin),
+                strict_max=True,
+                row_condition=Column(name="n_missing") >= int(min_missing_cells),
+                severity=FailureSeverity.WARNING,
+                meta=_meta(
+                    DIFFERENTIAL_MISSING_BY_GROUP,
+                    "missing_gap",
+                    threshold=float(margin),
+                    min_missing_cells=int(min_missing_cells),
+                ),
+                notes=f"Numerators or denominators must not go missing for one ethnic group "
+                f"{margin * 100:.0f} percentage points or more often than for the site-month's other groups "
+                f"(judged when the group has {min_missing_cells} or more empty cells).",
+            )
+        ],
+        "Differential completeness across ethnic groups; failures flag, they do not refuse.",
+    )
 
 
-def measure_differential_suite(margin: float = MEASURE_OUTLIER_MARGIN,
-                               min_other_measures: int = MEASURE_MIN_OTHER_MEASURES) -> gx.ExpectationSuite:
+def measure_differential_suite(
+    margin: float = MEASURE_OUTLIER_MARGIN, min_other_measures: int = MEASURE_MIN_OTHER_MEASURES
+) -> gx.ExpectationSuite:
     """Over the by-measure frame: a measure's completeness must be less than ``margin`` below the
     median completeness of the site-month's other measures (judged when at least
     ``min_other_measures`` others have a completeness)."""
-    return _suite(MEASURE_DIFFERENTIAL_SUITE, [gx.expectations.ExpectColumnValuesToBeBetween(
-        column="shortfall", max_value=float(margin), strict_max=True,
-        row_condition=Column(name="n_other_measures") >= int(min_other_measures),
-        severity=FailureSeverity.WARNING,
-        meta=_meta(MEASURE_COMPLETENESS_OUTLIER, "shortfall", threshold=float(margin),
-                   min_other_measures=int(min_other_measures)),
-        notes=f"A measure's ethnicity completeness must not be {margin * 100:.0f} percentage points or more below "
-              "the median of the site-month's other measures.")],
-        "Differential completeness across measures; failures flag, they do not refuse.")
+    return _suite(
+        MEASURE_DIFFERENTIAL_SUITE,
+        [
+            gx.expectations.ExpectColumnValuesToBeBetween(
+                column="shortfall",
+                max_value=float(margin),
+                strict_max=True,
+                row_condition=Column(name="n_other_measures") >= int(min_other_measures),
+                severity=FailureSeverity.WARNING,
+                meta=_meta(
+                    MEASURE_COMPLETENESS_OUTLIER,
+                    "shortfall",
+                    threshold=float(margin),
+                    min_other_measures=int(min_other_measures),
+                ),
+                notes=f"A measure's ethnicity completeness must not be {margin * 100:.0f} percentage points or more below "
+                "the median of the site-month's other measures.",
+            )
+        ],
+        "Differential completeness across measures; failures flag, they do not refuse.",
+    )
 
 
-def differential_suite(group_margin: float = GROUP_MISSING_MARGIN,
-                       min_missing_cells: int = GROUP_MIN_MISSING_CELLS,
-                       measure_margin: float = MEASURE_OUTLIER_MARGIN,
-                       min_other_measures: int = MEASURE_MIN_OTHER_MEASURES,
-                       ) -> dict[str, gx.ExpectationSuite]:
+def differential_suite(
+    group_margin: float = GROUP_MISSING_MARGIN,
+    min_missing_cells: int = GROUP_MIN_MISSING_CELLS,
+    measure_margin: float = MEASURE_OUTLIER_MARGIN,
+    min_other_measures: int = MEASURE_MIN_OTHER_MEASURES,
+) -> dict[str, gx.ExpectationSuite]:
     """Both differential suites, keyed by the frame they run over ("by_group", "by_measure")."""
     return {
         "by_group": group_differential_suite(group_margin, min_missing_cells),

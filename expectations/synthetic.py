@@ -3,6 +3,7 @@
 ``python -m expectations.synthetic --sites 130 --months 60`` times the structural and quality
 validation on about a million rows (130 sites x 60 months x 7 measures x 18 categories).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,9 +17,15 @@ from ingest.parsed import ROW_DTYPES
 from ingest.reference import Reference, load_reference
 
 
-def synthetic_rows(ref: Reference | None = None, *, sites: int = 10, months: int = 12,
-                   start: date = date(2020, 1, 1), seed: int = 0,
-                   unknown_share: float = 0.05) -> pd.DataFrame:
+def synthetic_rows(
+    ref: Reference | None = None,
+    *,
+    sites: int = 10,
+    months: int = 12,
+    start: date = date(2020, 1, 1),
+    seed: int = 0,
+    unknown_share: float = 0.05,
+) -> pd.DataFrame:
     """One file per site-month (``<SITE>_<YYYY-MM>.csv``), every measure x ethnic category, valid.
 
     Site codes beyond the reference's ten are synthetic (``S011``...): pass a Reference that
@@ -48,17 +55,19 @@ def synthetic_rows(ref: Reference | None = None, *, sites: int = 10, months: int
     site_arr = np.array(site_codes, dtype=object)[site_i]
     month_labels = pd.DatetimeIndex(month_starts).strftime("%Y-%m").to_numpy(dtype=object)
     file_name = pd.Series(site_arr + "_" + month_labels[month_i] + ".csv", dtype="string")
-    frame = pd.DataFrame({
-        "file_name": file_name,
-        "source_row": (idx % (n_meas * n_eth)) + 2,
-        "site_code": pd.Series(site_arr, dtype="string"),
-        "month_start_date": month_starts[month_i],
-        "measure_code": pd.Series(np.array(measures, dtype=object)[meas_i], dtype="string"),
-        "ethnic_code": pd.Series(np.array(ethnic, dtype=object)[eth_i], dtype="string"),
-        "numerator": pd.array(numerator, dtype="Int64"),
-        "denominator": pd.array(denominator, dtype="Int64"),
-        "extra_columns": pd.Series(pd.NA, index=idx, dtype="string"),
-    })
+    frame = pd.DataFrame(
+        {
+            "file_name": file_name,
+            "source_row": (idx % (n_meas * n_eth)) + 2,
+            "site_code": pd.Series(site_arr, dtype="string"),
+            "month_start_date": month_starts[month_i],
+            "measure_code": pd.Series(np.array(measures, dtype=object)[meas_i], dtype="string"),
+            "ethnic_code": pd.Series(np.array(ethnic, dtype=object)[eth_i], dtype="string"),
+            "numerator": pd.array(numerator, dtype="Int64"),
+            "denominator": pd.array(denominator, dtype="Int64"),
+            "extra_columns": pd.Series(pd.NA, index=idx, dtype="string"),
+        }
+    )
     return frame.astype(ROW_DTYPES)
 
 
@@ -67,9 +76,12 @@ def synthetic_reference(sites: int, ref: Reference | None = None) -> Reference:
     ref = ref or load_reference()
     extra = {f"S{i:03d}" for i in range(len(ref.site_codes) + 1, sites + 1)}
     return Reference(
-        site_codes=frozenset(ref.site_codes | extra), measure_codes=ref.measure_codes,
-        ethnic_codes=ref.ethnic_codes, ethnic_labels=ref.ethnic_labels,
-        ethnic_groups=ref.ethnic_groups, known_ethnic_codes=ref.known_ethnic_codes,
+        site_codes=frozenset(ref.site_codes | extra),
+        measure_codes=ref.measure_codes,
+        ethnic_codes=ref.ethnic_codes,
+        ethnic_labels=ref.ethnic_labels,
+        ethnic_groups=ref.ethnic_groups,
+        known_ethnic_codes=ref.known_ethnic_codes,
     )
 
 
@@ -95,8 +107,9 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - a benchma
     t3 = time.perf_counter()
     print(f"rows: {len(rows):,} (synthesised in {t1 - t0:.2f} s)")
     print(f"check_structure: {t2 - t1:.2f} s, {len(problems)} problems")
-    print(f"validate_quality: {t3 - t2:.2f} s, {len(results):,} result rows, "
-          f"{int((~results['success']).sum()):,} failed")
+    print(
+        f"validate_quality: {t3 - t2:.2f} s, {len(results):,} result rows, {int((~results['success']).sum()):,} failed"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

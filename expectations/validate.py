@@ -22,6 +22,7 @@ Completeness decisions, documented once here:
   site-month's other measures; flagged when it is ``MEASURE_OUTLIER_MARGIN`` (15 points) or more
   below, judged only when ``MEASURE_MIN_OTHER_MEASURES`` (2) or more others have a completeness.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,12 +56,12 @@ RESULT_COLUMNS: dict[str, str] = {
     "success": "bool",
     "observed_value": "float64",
     "threshold": "float64",
-    "details": "string",          # JSON object with the figures behind observed_value
+    "details": "string",  # JSON object with the figures behind observed_value
     "site_code": "string",
     "month_start_date": "datetime64[s]",
-    "measure_code": "string",      # <NA> for by-group rows
-    "ethnic_group": "string",      # <NA> for by-measure and completeness rows
-    "submission_id": "object",     # the dtype given (ids or the rows' column); string <NA> if none
+    "measure_code": "string",  # <NA> for by-group rows
+    "ethnic_group": "string",  # <NA> for by-measure and completeness rows
+    "submission_id": "object",  # the dtype given (ids or the rows' column); string <NA> if none
 }
 
 _UNKNOWN_FILE = "(file name not known)"
@@ -69,6 +70,7 @@ _UNKNOWN_FILE = "(file name not known)"
 # --------------------------------------------------------------------------------------------
 # running GX
 # --------------------------------------------------------------------------------------------
+
 
 def gx_context():
     """An in-memory GX context: no files, no analytics, no progress bars."""
@@ -80,26 +82,32 @@ def gx_context():
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def run_suite(frame: pd.DataFrame, suite: gx.ExpectationSuite, index_columns: list[str],
-              context=None) -> ExpectationSuiteValidationResult:
+def run_suite(
+    frame: pd.DataFrame, suite: gx.ExpectationSuite, index_columns: list[str], context=None
+) -> ExpectationSuiteValidationResult:
     """Validate ``frame`` against ``suite`` in one GX run, COMPLETE results, unexpected rows
     identified by ``index_columns`` of the frame."""
     context = context or gx_context()
     name = f"{suite.name}_{uuid.uuid4().hex[:8]}"
-    batch_definition = (context.data_sources.add_pandas(name)
-                        .add_dataframe_asset(suite.name)
-                        .add_batch_definition_whole_dataframe("all_rows"))
+    batch_definition = (
+        context.data_sources.add_pandas(name)
+        .add_dataframe_asset(suite.name)
+        .add_batch_definition_whole_dataframe("all_rows")
+    )
     batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-    return batch.validate(suite, result_format={
-        "result_format": "COMPLETE",
-        "unexpected_index_column_names": list(index_columns),
-        "partial_unexpected_count": 20,
-    })
+    return batch.validate(
+        suite,
+        result_format={
+            "result_format": "COMPLETE",
+            "unexpected_index_column_names": list(index_columns),
+            "partial_unexpected_count": 20,
+        },
+    )
 
 
 def _raised(result) -> str | None:
     info = result.exception_info or {}
-    if isinstance(info, dict) and "raised_exception" not in info:   # keyed by metric id
+    if isinstance(info, dict) and "raised_exception" not in info:  # keyed by metric id
         for value in info.values():
             if isinstance(value, dict) and value.get("raised_exception"):
                 return value.get("exception_message") or "exception"
@@ -124,6 +132,7 @@ def _columns_of(result) -> set[str]:
 # structure
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass
 class StructureCheck:
     problems: list[Problem]
@@ -136,8 +145,12 @@ def _structure_frame(rows: pd.DataFrame) -> pd.DataFrame:
     vectorised only for datetime64[ns] (else it compares row by row in Python, ~1 s/M rows)."""
     frame = rows[[c for c in S.REQUIRED_COLUMN_TYPES if c in rows.columns]]
     month = frame.get("month_start_date")
-    if (month is not None and isinstance(month.dtype, np.dtype) and month.dtype.kind == "M"
-            and month.dtype != np.dtype("datetime64[ns]")):
+    if (
+        month is not None
+        and isinstance(month.dtype, np.dtype)
+        and month.dtype.kind == "M"
+        and month.dtype != np.dtype("datetime64[ns]")
+    ):
         lo, hi = month.min(), month.max()
         if pd.isna(lo) or (pd.Timestamp.min <= lo and hi <= pd.Timestamp.max):
             frame = frame.assign(month_start_date=month.astype("datetime64[ns]"))
@@ -186,10 +199,12 @@ def _row(entry: dict) -> int | None:
         return None
 
 
-def _problems(validation: ExpectationSuiteValidationResult, rows: pd.DataFrame,
-              ref: Reference, today: date) -> list[Problem]:
-    files = (sorted(rows["file_name"].dropna().astype(str).unique())
-             if "file_name" in rows.columns else []) or [_UNKNOWN_FILE]
+def _problems(
+    validation: ExpectationSuiteValidationResult, rows: pd.DataFrame, ref: Reference, today: date
+) -> list[Problem]:
+    files = (sorted(rows["file_name"].dropna().astype(str).unique()) if "file_name" in rows.columns else []) or [
+        _UNKNOWN_FILE
+    ]
     contract = ", ".join(S.CONTRACT_COLUMN[c] for c in S.REQUIRED_COLUMN_TYPES)
     sites = ", ".join(sorted(ref.site_codes))
     measures = ", ".join(sorted(ref.measure_codes))
@@ -208,23 +223,31 @@ def _problems(validation: ExpectationSuiteValidationResult, rows: pd.DataFrame,
             continue
         broken.add(column)
         name = S.CONTRACT_COLUMN.get(column, column)
-        kind = {"int64": "whole numbers", "datetime64": "dates (the first day of the month)",
-                "str": "text"}[S.REQUIRED_COLUMN_TYPES[column]]
+        kind = {"int64": "whole numbers", "datetime64": "dates (the first day of the month)", "str": "text"}[
+            S.REQUIRED_COLUMN_TYPES[column]
+        ]
         entries = (result.result or {}).get("unexpected_index_list") or []
         if rule == S.MISSING_COLUMN:
             message = f"column '{name}' is missing; expected the columns {contract}"
             problems += [Problem(f, rule, message, None, name, None) for f in files]
             continue
-        if entries:   # an object column, which GX checks value by value
+        if entries:  # an object column, which GX checks value by value
             count = (result.result or {}).get("unexpected_count", len(entries))
             by_file: dict[str, list[dict]] = {}
             for e in entries:
                 by_file.setdefault(_text(e.get("file_name")) or _UNKNOWN_FILE, []).append(e)
             for f, wrong in sorted(by_file.items()):
-                problems.append(Problem(
-                    f, rule, f"column '{name}' holds {len(wrong)} value(s) that are not {kind} "
-                    f"({count} in this run), first on row {_row(wrong[0])}; expected {kind}",
-                    _row(wrong[0]), name, _text(wrong[0].get(column))))
+                problems.append(
+                    Problem(
+                        f,
+                        rule,
+                        f"column '{name}' holds {len(wrong)} value(s) that are not {kind} "
+                        f"({count} in this run), first on row {_row(wrong[0])}; expected {kind}",
+                        _row(wrong[0]),
+                        name,
+                        _text(wrong[0].get(column)),
+                    )
+                )
         else:
             observed = (result.result or {}).get("observed_value")
             message = f"column '{name}' holds {observed} values; expected {kind}"
@@ -238,8 +261,7 @@ def _problems(validation: ExpectationSuiteValidationResult, rows: pd.DataFrame,
             continue
         error = _raised(result)
         if error:
-            raise RuntimeError(f"GX could not evaluate {result.expectation_config.type} "
-                               f"({rule}): {error}")
+            raise RuntimeError(f"GX could not evaluate {result.expectation_config.type} ({rule}): {error}")
         entries: list[dict] = (result.result or {}).get("unexpected_index_list") or []
         kwargs = result.expectation_config.kwargs
         column = kwargs.get("column")
@@ -253,30 +275,35 @@ def _problems(validation: ExpectationSuiteValidationResult, rows: pd.DataFrame,
             row = _row(entry)
             if rule == S.NUMERATOR_ABOVE_DENOMINATOR:
                 numerator, denominator = _text(entry.get("numerator")), _text(entry.get("denominator"))
-                problems.append(Problem(
-                    file_name, rule,
-                    f"numerator {numerator} is greater than denominator {denominator}; expected the "
-                    "numerator (events) to be no more than the denominator (population)",
-                    row, "numerator", numerator))
+                problems.append(
+                    Problem(
+                        file_name,
+                        rule,
+                        f"numerator {numerator} is greater than denominator {denominator}; expected the "
+                        "numerator (events) to be no more than the denominator (population)",
+                        row,
+                        "numerator",
+                        numerator,
+                    )
+                )
                 continue
             raw = entry.get(column)
             value = _month_label(raw) if column == "month_start_date" else _text(raw)
             if rule == S.UNKNOWN_SITE:
-                message = (f"{'missing' if value is None else 'unknown'} site code; "
-                           f"expected one of {sites}")
+                message = f"{'missing' if value is None else 'unknown'} site code; expected one of {sites}"
             elif rule == S.UNKNOWN_MEASURE:
-                message = (f"{'missing' if value is None else 'unknown'} measure code; "
-                           f"expected one of {measures}")
+                message = f"{'missing' if value is None else 'unknown'} measure code; expected one of {measures}"
             elif rule == S.INVALID_ETHNIC_CATEGORY:
-                message = ("not an NHS ethnic category; expected one of the codes "
-                           f"{ethnic} or its label (empty or 'Not known' = 99, 'Not stated' = Z)")
+                message = (
+                    "not an NHS ethnic category; expected one of the codes "
+                    f"{ethnic} or its label (empty or 'Not known' = 99, 'Not stated' = Z)"
+                )
             elif rule == S.INVALID_PERIOD:
                 message = "the month reported is missing; expected a month such as 2024-03"
             elif rule == S.NEGATIVE_COUNT:
                 message = f"the {name} is negative; expected a whole number of 0 or more"
             elif rule == S.FUTURE_PERIOD:
-                message = (f"period {value} has not ended yet; expected a month that has "
-                           f"ended ({last_ended} or earlier)")
+                message = f"period {value} has not ended yet; expected a month that has ended ({last_ended} or earlier)"
             else:  # a rule added to the suite without a message of its own
                 message = f"failed {result.expectation_config.type}"
             problems.append(Problem(file_name, rule, message, row, name, value))
@@ -289,29 +316,43 @@ def _duplicate_problems(entries: list[dict]) -> list[Problem]:
     """One Problem per repeated row, naming every row of the file that shares its key."""
     groups: dict[tuple, list[dict]] = {}
     for entry in entries:
-        key = (_text(entry.get("file_name")) or _UNKNOWN_FILE, _text(entry.get("site_code")),
-               _month_label(entry.get("month_start_date")), _text(entry.get("measure_code")),
-               _text(entry.get("ethnic_code")))
+        key = (
+            _text(entry.get("file_name")) or _UNKNOWN_FILE,
+            _text(entry.get("site_code")),
+            _month_label(entry.get("month_start_date")),
+            _text(entry.get("measure_code")),
+            _text(entry.get("ethnic_code")),
+        )
         groups.setdefault(key, []).append(entry)
     problems = []
     for (file_name, site, month, measure, ethnic), members in groups.items():
         row_numbers = sorted(r for r in (_row(e) for e in members) if r is not None)
-        listed = ", ".join(map(str, row_numbers[:-1])) + f" and {row_numbers[-1]}" \
-            if len(row_numbers) > 1 else ", ".join(map(str, row_numbers))
+        listed = (
+            ", ".join(map(str, row_numbers[:-1])) + f" and {row_numbers[-1]}"
+            if len(row_numbers) > 1
+            else ", ".join(map(str, row_numbers))
+        )
         value = f"{site} {month} {measure} {ethnic}"
         for entry in members:
-            problems.append(Problem(
-                file_name, S.DUPLICATE_KEY,
-                f"site {site}, period {month}, measure {measure} and ethnic category {ethnic} "
-                f"are on rows {listed}; expected one row per site, period, measure and ethnic "
-                "category",
-                _row(entry), "site_code, period, measure_code, ethnic_category", value))
+            problems.append(
+                Problem(
+                    file_name,
+                    S.DUPLICATE_KEY,
+                    f"site {site}, period {month}, measure {measure} and ethnic category {ethnic} "
+                    f"are on rows {listed}; expected one row per site, period, measure and ethnic "
+                    "category",
+                    _row(entry),
+                    "site_code, period, measure_code, ethnic_category",
+                    value,
+                )
+            )
     return problems
 
 
 # --------------------------------------------------------------------------------------------
 # completeness and differential completeness: frames
 # --------------------------------------------------------------------------------------------
+
 
 def _with_submission(rows: pd.DataFrame, submission_ids: pd.Series | None) -> pd.DataFrame:
     if submission_ids is None:
@@ -345,8 +386,7 @@ def completeness_frame(rows: pd.DataFrame, ref: Reference) -> pd.DataFrame:
         n_missing_denominator=denominator.isna().to_numpy().astype(np.int64),
         n_missing_numerator=rows["numerator"].isna().to_numpy().astype(np.int64),
     )
-    frame = (pd.DataFrame(parts).groupby(keys, dropna=False, sort=True, observed=True)
-             .sum().reset_index())
+    frame = pd.DataFrame(parts).groupby(keys, dropna=False, sort=True, observed=True).sum().reset_index()
     for column in ("denominator_total", "denominator_known"):
         frame[column] = frame[column].astype("int64")
     frame["denominator_unknown"] = frame["denominator_total"] - frame["denominator_known"]
@@ -368,16 +408,16 @@ def group_differential_frame(rows: pd.DataFrame, ref: Reference) -> pd.DataFrame
     missing = (sub["numerator"].isna() | sub["denominator"].isna()).to_numpy().astype(np.int64)
     parts = {k: sub[k] for k in keys}
     parts.update(ethnic_group=groups, n_cells=np.ones(len(sub), dtype=np.int64), n_missing=missing)
-    frame = (pd.DataFrame(parts).groupby(keys + ["ethnic_group"], dropna=False, sort=True,
-                                         observed=True).sum().reset_index())
+    frame = (
+        pd.DataFrame(parts).groupby(keys + ["ethnic_group"], dropna=False, sort=True, observed=True).sum().reset_index()
+    )
     totals = frame.groupby(keys, dropna=False, sort=False)[["n_cells", "n_missing"]].transform("sum")
     frame["others_cells"] = totals["n_cells"] - frame["n_cells"]
     frame["others_missing"] = totals["n_missing"] - frame["n_missing"]
     frame["missing_share"] = frame["n_missing"] / frame["n_cells"]
     with np.errstate(invalid="ignore", divide="ignore"):
         others = frame["others_cells"].to_numpy(dtype="float64")
-        frame["others_share"] = np.where(
-            others > 0, frame["others_missing"].to_numpy(dtype="float64") / others, np.nan)
+        frame["others_share"] = np.where(others > 0, frame["others_missing"].to_numpy(dtype="float64") / others, np.nan)
     frame["missing_gap"] = (frame["missing_share"] - frame["others_share"]).round(10)
     return frame
 
@@ -394,18 +434,20 @@ def measure_differential_frame(completeness: pd.DataFrame) -> pd.DataFrame:
     medians = np.full(matrix.shape, np.nan)
     counts = np.zeros(matrix.shape, dtype=np.int64)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN rows: median NaN, as wanted
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: median NaN, as wanted
         for j in range(matrix.shape[1]):
             others = np.delete(matrix, j, axis=1)
             counts[:, j] = (~np.isnan(others)).sum(axis=1)
             if others.shape[1]:
                 medians[:, j] = np.nanmedian(others, axis=1)
-    long = pd.DataFrame({
-        "_site_month": np.repeat(wide.index.to_numpy(), matrix.shape[1]),
-        "measure_code": np.tile(wide.columns.to_numpy(dtype=object), matrix.shape[0]),
-        "others_median": medians.ravel(),
-        "n_other_measures": counts.ravel(),
-    })
+    long = pd.DataFrame(
+        {
+            "_site_month": np.repeat(wide.index.to_numpy(), matrix.shape[1]),
+            "measure_code": np.tile(wide.columns.to_numpy(dtype=object), matrix.shape[0]),
+            "others_median": medians.ravel(),
+            "n_other_measures": counts.ravel(),
+        }
+    )
     long["measure_code"] = long["measure_code"].astype(frame["measure_code"].dtype)
     frame = frame.merge(long, on=["_site_month", "measure_code"], how="left").drop(columns="_site_month")
     frame["shortfall"] = (frame["others_median"] - frame["completeness"]).round(10)
@@ -416,6 +458,7 @@ def measure_differential_frame(completeness: pd.DataFrame) -> pd.DataFrame:
 # completeness and differential completeness: validation and the results frame
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass
 class QualityCheck:
     results: pd.DataFrame
@@ -424,15 +467,15 @@ class QualityCheck:
 
 
 def empty_results() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=t if c != "submission_id" else "string")
-                         for c, t in RESULT_COLUMNS.items()})
+    return pd.DataFrame(
+        {c: pd.Series(dtype=t if c != "submission_id" else "string") for c, t in RESULT_COLUMNS.items()}
+    )
 
 
 def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.reset_index(drop=True)
     frame.insert(0, "check_id", np.arange(len(frame), dtype=np.int64))
-    frame.insert(1, "period", pd.Series(pd.DatetimeIndex(frame["month_start_date"]).strftime("%Y-%m"),
-                                        dtype="string"))
+    frame.insert(1, "period", pd.Series(pd.DatetimeIndex(frame["month_start_date"]).strftime("%Y-%m"), dtype="string"))
     return frame
 
 
@@ -443,8 +486,17 @@ def _details(frame: pd.DataFrame, columns: list[str]) -> list[str]:
     return text.rstrip("\n").split("\n")
 
 
-def _judged(frame: pd.DataFrame, validation: ExpectationSuiteValidationResult, *, suite: str,
-            rule: str, observed: str, details: list[str], measure: bool, group: bool) -> pd.DataFrame:
+def _judged(
+    frame: pd.DataFrame,
+    validation: ExpectationSuiteValidationResult,
+    *,
+    suite: str,
+    rule: str,
+    observed: str,
+    details: list[str],
+    measure: bool,
+    group: bool,
+) -> pd.DataFrame:
     """The results rows of one expectation: success is False exactly for the rows GX listed."""
     [result] = [r for r in validation.results if _rule(r) == rule]
     error = _raised(result)
@@ -453,29 +505,39 @@ def _judged(frame: pd.DataFrame, validation: ExpectationSuiteValidationResult, *
     failed = {int(e["check_id"]) for e in (result.result or {}).get("unexpected_index_list") or []}
     threshold = result.expectation_config.meta.get("threshold")
     n = len(frame)
-    out = pd.DataFrame({
-        "suite": pd.Series([suite] * n, dtype="string"),
-        "rule": pd.Series([rule] * n, dtype="string"),
-        "expectation_type": pd.Series([result.expectation_config.type] * n, dtype="string"),
-        "success": ~frame["check_id"].isin(failed).to_numpy(),
-        "observed_value": frame[observed].to_numpy(dtype="float64", na_value=np.nan),
-        "threshold": np.full(n, np.nan if threshold is None else float(threshold)),
-        "details": pd.Series(_details(frame, details), dtype="string"),
-        "site_code": frame["site_code"].astype("string").to_numpy(),
-        "month_start_date": frame["month_start_date"].astype("datetime64[s]").to_numpy(),
-        "measure_code": (frame["measure_code"].astype("string").to_numpy() if measure
-                         else pd.array([pd.NA] * n, dtype="string")),
-        "ethnic_group": (frame["ethnic_group"].astype("string").to_numpy() if group
-                         else pd.array([pd.NA] * n, dtype="string")),
-        "submission_id": (frame["submission_id"].to_numpy(dtype=object) if "submission_id" in frame
-                          else np.full(n, pd.NA, dtype=object)),
-    })
+    out = pd.DataFrame(
+        {
+            "suite": pd.Series([suite] * n, dtype="string"),
+            "rule": pd.Series([rule] * n, dtype="string"),
+            "expectation_type": pd.Series([result.expectation_config.type] * n, dtype="string"),
+            "success": ~frame["check_id"].isin(failed).to_numpy(),
+            "observed_value": frame[observed].to_numpy(dtype="float64", na_value=np.nan),
+            "threshold": np.full(n, np.nan if threshold is None else float(threshold)),
+            "details": pd.Series(_details(frame, details), dtype="string"),
+            "site_code": frame["site_code"].astype("string").to_numpy(),
+            "month_start_date": frame["month_start_date"].astype("datetime64[s]").to_numpy(),
+            "measure_code": (
+                frame["measure_code"].astype("string").to_numpy() if measure else pd.array([pd.NA] * n, dtype="string")
+            ),
+            "ethnic_group": (
+                frame["ethnic_group"].astype("string").to_numpy() if group else pd.array([pd.NA] * n, dtype="string")
+            ),
+            "submission_id": (
+                frame["submission_id"].to_numpy(dtype=object)
+                if "submission_id" in frame
+                else np.full(n, pd.NA, dtype=object)
+            ),
+        }
+    )
     return out
 
 
-def run_quality_check(rows: pd.DataFrame, ref: Reference,
-                      threshold: float = S.DEFAULT_COMPLETENESS_THRESHOLD,
-                      submission_ids: pd.Series | None = None) -> QualityCheck:
+def run_quality_check(
+    rows: pd.DataFrame,
+    ref: Reference,
+    threshold: float = S.DEFAULT_COMPLETENESS_THRESHOLD,
+    submission_ids: pd.Series | None = None,
+) -> QualityCheck:
     """``validate_quality`` keeping GX's validation results and the validated frames."""
     rows = _with_submission(rows, submission_ids)
     if len(rows) == 0:
@@ -487,17 +549,47 @@ def run_quality_check(rows: pd.DataFrame, ref: Reference,
     differential = S.differential_suite()
     plan = [
         # frame name, frame, suite, rule, observed column, details columns, measure?, group?
-        ("completeness", completeness, S.completeness_suite(threshold), S.ETHNICITY_COMPLETENESS,
-         "completeness", ["denominator_total", "denominator_known", "denominator_unknown",
-                          "n_missing_denominator", "n_missing_numerator", "n_rows", "completeness"],
-         True, False, ["check_id", "site_code", "period", "measure_code"]),
-        ("by_group", by_group, differential["by_group"], S.DIFFERENTIAL_MISSING_BY_GROUP,
-         "missing_gap", ["n_cells", "n_missing", "missing_share", "others_cells", "others_missing",
-                         "others_share", "missing_gap"],
-         False, True, ["check_id", "site_code", "period", "ethnic_group"]),
-        ("by_measure", by_measure, differential["by_measure"], S.MEASURE_COMPLETENESS_OUTLIER,
-         "shortfall", ["completeness", "others_median", "n_other_measures", "shortfall"],
-         True, False, ["check_id", "site_code", "period", "measure_code"]),
+        (
+            "completeness",
+            completeness,
+            S.completeness_suite(threshold),
+            S.ETHNICITY_COMPLETENESS,
+            "completeness",
+            [
+                "denominator_total",
+                "denominator_known",
+                "denominator_unknown",
+                "n_missing_denominator",
+                "n_missing_numerator",
+                "n_rows",
+                "completeness",
+            ],
+            True,
+            False,
+            ["check_id", "site_code", "period", "measure_code"],
+        ),
+        (
+            "by_group",
+            by_group,
+            differential["by_group"],
+            S.DIFFERENTIAL_MISSING_BY_GROUP,
+            "missing_gap",
+            ["n_cells", "n_missing", "missing_share", "others_cells", "others_missing", "others_share", "missing_gap"],
+            False,
+            True,
+            ["check_id", "site_code", "period", "ethnic_group"],
+        ),
+        (
+            "by_measure",
+            by_measure,
+            differential["by_measure"],
+            S.MEASURE_COMPLETENESS_OUTLIER,
+            "shortfall",
+            ["completeness", "others_median", "n_other_measures", "shortfall"],
+            True,
+            False,
+            ["check_id", "site_code", "period", "measure_code"],
+        ),
     ]
     parts, validations, frames = [], {}, {}
     for name, frame, suite, rule, observed, details, measure, group, index in plan:
@@ -506,8 +598,18 @@ def run_quality_check(rows: pd.DataFrame, ref: Reference,
             continue
         validation = run_suite(frame, suite, index, context)
         validations[suite.name] = validation
-        parts.append(_judged(frame, validation, suite=suite.name, rule=rule, observed=observed,
-                             details=details, measure=measure, group=group))
+        parts.append(
+            _judged(
+                frame,
+                validation,
+                suite=suite.name,
+                rule=rule,
+                observed=observed,
+                details=details,
+                measure=measure,
+                group=group,
+            )
+        )
     results = pd.concat(parts, ignore_index=True) if parts else empty_results()
     results = results.astype({c: t for c, t in RESULT_COLUMNS.items() if c != "submission_id"})
     # submission_id keeps the caller's dtype; string <NA> when there is none
@@ -519,9 +621,12 @@ def run_quality_check(rows: pd.DataFrame, ref: Reference,
     return QualityCheck(results, validations, frames)
 
 
-def validate_quality(rows: pd.DataFrame, ref: Reference,
-                     threshold: float = S.DEFAULT_COMPLETENESS_THRESHOLD,
-                     submission_ids: pd.Series | None = None) -> pd.DataFrame:
+def validate_quality(
+    rows: pd.DataFrame,
+    ref: Reference,
+    threshold: float = S.DEFAULT_COMPLETENESS_THRESHOLD,
+    submission_ids: pd.Series | None = None,
+) -> pd.DataFrame:
     """Completeness and differential completeness of the rows, as a tidy results frame
     (``RESULT_COLUMNS``): one row per site-month-measure for ``ethnicity_completeness`` and
     ``measure_completeness_outlier``, one per site-month and known ethnic group for
@@ -534,6 +639,7 @@ def validate_quality(rows: pd.DataFrame, ref: Reference,
 # --------------------------------------------------------------------------------------------
 # summary for asset-check metadata
 # --------------------------------------------------------------------------------------------
+
 
 def _num(value: Any, digits: int = 4) -> float | None:
     return None if value is None or pd.isna(value) else round(float(value), digits)
@@ -548,8 +654,14 @@ def summarise(results: pd.DataFrame) -> dict:
         "failed_by_rule": {r: 0 for r in S.QUALITY_RULES},
     }
     if len(results) == 0:
-        summary.update(site_months=0, site_months_flagged=0, completeness_by_measure={},
-                       worst_site_month=None, worst_group=None, threshold=None)
+        summary.update(
+            site_months=0,
+            site_months_flagged=0,
+            completeness_by_measure={},
+            worst_site_month=None,
+            worst_group=None,
+            threshold=None,
+        )
         return summary
     failed = results.loc[~results["success"].astype(bool)]
     for rule, count in failed["rule"].value_counts().items():
@@ -563,14 +675,19 @@ def summarise(results: pd.DataFrame) -> dict:
     summary["threshold"] = _num(comp["threshold"].max()) if len(comp) else None
     by_measure = comp.groupby("measure_code", dropna=True)["observed_value"].agg(["min", "median"])
     summary["completeness_by_measure"] = {
-        str(m): {"min": _num(r["min"]), "median": _num(r["median"])} for m, r in by_measure.iterrows()}
+        str(m): {"min": _num(r["min"]), "median": _num(r["median"])} for m, r in by_measure.iterrows()
+    }
 
     worst = None
     if comp["observed_value"].notna().any():
         row = comp.loc[comp["observed_value"].idxmin()]
-        worst = {"site_code": str(row["site_code"]), "period": _month_label(row["month_start_date"]),
-                 "measure_code": str(row["measure_code"]), "completeness": _num(row["observed_value"]),
-                 "success": bool(row["success"])}
+        worst = {
+            "site_code": str(row["site_code"]),
+            "period": _month_label(row["month_start_date"]),
+            "measure_code": str(row["measure_code"]),
+            "completeness": _num(row["observed_value"]),
+            "success": bool(row["success"]),
+        }
     summary["worst_site_month"] = worst
 
     groups = results.loc[results["rule"] == S.DIFFERENTIAL_MISSING_BY_GROUP]
@@ -580,9 +697,14 @@ def summarise(results: pd.DataFrame) -> dict:
         pool = groups.loc[~groups["success"].astype(bool)]
         pool = pool if pool["observed_value"].notna().any() else groups
         row = pool.loc[pool["observed_value"].idxmax()]
-        worst_group = {"site_code": str(row["site_code"]), "period": _month_label(row["month_start_date"]),
-                       "ethnic_group": str(row["ethnic_group"]), "missing_gap": _num(row["observed_value"]),
-                       "details": json.loads(row["details"]), "success": bool(row["success"])}
+        worst_group = {
+            "site_code": str(row["site_code"]),
+            "period": _month_label(row["month_start_date"]),
+            "ethnic_group": str(row["ethnic_group"]),
+            "missing_gap": _num(row["observed_value"]),
+            "details": json.loads(row["details"]),
+            "success": bool(row["success"]),
+        }
     summary["worst_group"] = worst_group
     return summary
 
@@ -596,8 +718,18 @@ def failed_site_months(results: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = [
-    "check_structure", "run_structure_check", "StructureCheck", "completeness_frame",
-    "group_differential_frame", "measure_differential_frame", "validate_quality",
-    "run_quality_check", "QualityCheck", "summarise", "failed_site_months", "RESULT_COLUMNS",
-    "run_suite", "gx_context",
+    "check_structure",
+    "run_structure_check",
+    "StructureCheck",
+    "completeness_frame",
+    "group_differential_frame",
+    "measure_differential_frame",
+    "validate_quality",
+    "run_quality_check",
+    "QualityCheck",
+    "summarise",
+    "failed_site_months",
+    "RESULT_COLUMNS",
+    "run_suite",
+    "gx_context",
 ]

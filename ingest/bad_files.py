@@ -19,6 +19,7 @@ one. Keys are rule codes; BAD_FILE_RULES says which rule (and which stage) refus
 
 Also used by the tests and the benchmark: `good_table`, `write_csv`, `write_xlsx`, `compound_file`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,13 +39,28 @@ MONTH = date(2024, 5, 1)
 HEADER = ["site_code", "period", "measure_code", "ethnic_category", "numerator", "denominator"]
 
 PARSER_RULES = (
-    "not_csv_or_excel", "empty_file", "unreadable_workbook", "no_header", "missing_column",
-    "duplicate_column", "duplicate_header", "data_above_header", "ragged_row", "invalid_period", "invalid_count",
-    "several_sites", "personal_data",
+    "not_csv_or_excel",
+    "empty_file",
+    "unreadable_workbook",
+    "no_header",
+    "missing_column",
+    "duplicate_column",
+    "duplicate_header",
+    "data_above_header",
+    "ragged_row",
+    "invalid_period",
+    "invalid_count",
+    "several_sites",
+    "personal_data",
 )
 STRUCTURAL_RULES = (
-    "unknown_site", "unknown_measure", "invalid_ethnic_category", "negative_count",
-    "numerator_above_denominator", "duplicate_key", "future_period",
+    "unknown_site",
+    "unknown_measure",
+    "invalid_ethnic_category",
+    "negative_count",
+    "numerator_above_denominator",
+    "duplicate_key",
+    "future_period",
 )
 # key -> (rule that refuses or flags the file, stage)
 BAD_FILE_RULES: dict[str, tuple[str, str]] = {
@@ -59,8 +75,8 @@ def good_table(ref: Reference, site: str = SITE, month: date = MONTH) -> list[li
     """Header + one row per measure and ethnic category, as text; numerator <= denominator, all >= 0."""
     rows = [list(HEADER)]
     seed = sum(map(ord, f"{site}{month:%Y-%m}"))
-    for m, measure in enumerate(sorted(ref.measure_codes)):
-        for e, code in enumerate(ref.ethnic_codes):
+    for _m, measure in enumerate(sorted(ref.measure_codes)):
+        for _e, code in enumerate(ref.ethnic_codes):
             seed = (seed * 1103515245 + 12345) % 2**31
             denominator = 5 + seed % 400 if code not in ("Z", "99") else seed % 6
             numerator = (seed // 400) % (denominator + 1)
@@ -143,8 +159,9 @@ def compound_file(streams: dict[str, bytes]) -> bytes:
 
     def entry(name: str, kind: int, left: int, right: int, child: int, start: int, size: int) -> bytes:
         encoded = name.encode("utf-16-le") + b"\0\0"
-        return struct.pack("<64sHBBIII16sIQQIQ", encoded, len(encoded), kind, 1, left, right, child,
-                           b"\0" * 16, 0, 0, 0, start, size)
+        return struct.pack(
+            "<64sHBBIII16sIQQIQ", encoded, len(encoded), kind, 1, left, right, child, b"\0" * 16, 0, 0, 0, start, size
+        )
 
     # children of the root as a balanced binary tree, ordered by (name length, upper-case name)
     order = sorted(range(len(placed)), key=lambda k: (len(placed[k][0]), placed[k][0].upper()))
@@ -154,7 +171,7 @@ def compound_file(streams: dict[str, bytes]) -> bytes:
         if not ids:
             return _NOSTREAM
         mid = len(ids) // 2
-        links[ids[mid]] = (tree(ids[:mid]), tree(ids[mid + 1:]))
+        links[ids[mid]] = (tree(ids[:mid]), tree(ids[mid + 1 :]))
         return ids[mid] + 1  # directory index (0 is the root)
 
     root_child = tree(order)
@@ -168,8 +185,26 @@ def compound_file(streams: dict[str, bytes]) -> bytes:
         directory += empty
 
     difat = list(range(n_fat)) + [_FREE] * (109 - n_fat)
-    header = struct.pack("<8s16sHHHHH6sIIIIIIIII", bytes.fromhex("D0CF11E0A1B11AE1"), b"\0" * 16, 0x3E, 3,
-                         0xFFFE, 9, 6, b"\0" * 6, 0, n_fat, dir_start, 0, cutoff, minifat_start, n_minifat, _END, 0)
+    header = struct.pack(
+        "<8s16sHHHHH6sIIIIIIIII",
+        bytes.fromhex("D0CF11E0A1B11AE1"),
+        b"\0" * 16,
+        0x3E,
+        3,
+        0xFFFE,
+        9,
+        6,
+        b"\0" * 6,
+        0,
+        n_fat,
+        dir_start,
+        0,
+        cutoff,
+        minifat_start,
+        n_minifat,
+        _END,
+        0,
+    )
     header += struct.pack("<109I", *difat)
     out = bytearray(header)
     out += struct.pack(f"<{len(fat)}I", *fat)
@@ -178,7 +213,7 @@ def compound_file(streams: dict[str, bytes]) -> bytes:
         mf = mini_fat + [_FREE] * (n_minifat * 128 - len(mini_fat))
         out += struct.pack(f"<{len(mf)}I", *mf)
     out += mini_data + b"\0" * (n_ministream * sector - len(mini_data))
-    for name, kind, data in placed:
+    for _name, kind, data in placed:
         if kind == "big":
             out += data + b"\0" * (math.ceil(len(data) / sector) * sector - len(data))
     return bytes(out)
@@ -231,7 +266,8 @@ def write_bad_files(dest: Path, today: date) -> dict[str, Path]:
     out["not_csv_or_excel"] = dest / f"{stem}_not_csv_or_excel.csv"
     out["not_csv_or_excel"].write_bytes(
         b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-        b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+        b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    )
     out["empty_file"] = dest / f"{stem}_empty_file.csv"
     out["empty_file"].write_bytes(b"")
     whole = write_xlsx(dest / f"{stem}_unreadable_workbook.xlsx", good)

@@ -27,6 +27,7 @@ structural suite, not here), thousands separators as `1,234`, and a zero fractio
 (what Excel and pandas write for whole numbers held as floats). Empty means not submitted.
 Anything else (fractions, `*`, `<5`, `n/a`, scientific notation) is refused.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,9 +39,30 @@ EARLIEST_YEAR = 2000
 MAX_COUNT = 10**15  # beyond this a "count" is certainly a mistake (and would not fit safely in Int64 arithmetic)
 
 _MONTH_NAMES = {
-    "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4,
-    "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8, "sep": 9, "sept": 9,
-    "september": 9, "oct": 10, "october": 10, "nov": 11, "november": 11, "dec": 12, "december": 12,
+    "jan": 1,
+    "january": 1,
+    "feb": 2,
+    "february": 2,
+    "mar": 3,
+    "march": 3,
+    "apr": 4,
+    "april": 4,
+    "may": 5,
+    "jun": 6,
+    "june": 6,
+    "jul": 7,
+    "july": 7,
+    "aug": 8,
+    "august": 8,
+    "sep": 9,
+    "sept": 9,
+    "september": 9,
+    "oct": 10,
+    "october": 10,
+    "nov": 11,
+    "november": 11,
+    "dec": 12,
+    "december": 12,
 }
 
 _ISO_MONTH = re.compile(r"(\d{4})-(\d{1,2})", re.ASCII)
@@ -51,15 +73,31 @@ _TWO_DIGIT_YEAR = re.compile(r"[A-Za-z]+[\s\-]+\d{2}|\d{1,2}/\d{1,2}/\d{2}", re.
 _COUNT = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.0*)?", re.ASCII)
 _DECIMAL = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)?\.\d+", re.ASCII)
 
-_EXCEL_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA",
-                           "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!"})
+_EXCEL_ERRORS = frozenset(
+    {
+        "#NULL!",
+        "#DIV/0!",
+        "#VALUE!",
+        "#REF!",
+        "#NAME?",
+        "#NUM!",
+        "#N/A",
+        "#GETTING_DATA",
+        "#SPILL!",
+        "#CALC!",
+        "#FIELD!",
+        "#BLOCKED!",
+        "#CONNECT!",
+        "#BUSY!",
+        "#UNKNOWN!",
+    }
+)
 _EXCEL_EPOCH = date(1899, 12, 30)
 _SERIAL_MIN = (date(2000, 1, 1) - _EXCEL_EPOCH).days
 _SERIAL_MAX = (date(2099, 12, 31) - _EXCEL_EPOCH).days
 
 PERIOD_EXPECTED = (
-    "expected a month as 2024-03, 2024-03-01, 01/03/2024 (day first), Mar-2024 or March 2024, "
-    "or an Excel date cell"
+    "expected a month as 2024-03, 2024-03-01, 01/03/2024 (day first), Mar-2024 or March 2024, or an Excel date cell"
 )
 COUNT_EXPECTED = "expected a whole number such as 12 or 1,234, or an empty cell if not submitted"
 
@@ -152,8 +190,10 @@ def parse_count_text(text: str) -> tuple[int | None, str | None]:
     if t.startswith("#") and t.upper() in _EXCEL_ERRORS:
         return None, f"is the Excel error {t}, not a number; {COUNT_EXPECTED}"
     if t.startswith("="):
-        return None, ("is a formula whose result was not saved in the file; please open the file in Excel, "
-                      f"save it again (or paste the values), and send it; {COUNT_EXPECTED}")
+        return None, (
+            "is a formula whose result was not saved in the file; please open the file in Excel, "
+            f"save it again (or paste the values), and send it; {COUNT_EXPECTED}"
+        )
     if t.startswith(("*", "<", ">", "~")) or t.lower() in {"x", "c", "s", "supp", "suppressed", "redacted"}:
         return None, (
             "looks like a suppressed value; send the actual count (the warehouse applies its own "

@@ -59,6 +59,7 @@ Choices made here:
 * A file that cannot be read from disk (OSError) raises: that is the environment's problem, not the
   site's.
 """
+
 from __future__ import annotations
 
 import json
@@ -115,8 +116,12 @@ WARNING_RULES = frozenset({"name_mismatch", "unexpected_file_name", "not_utf8"})
 
 FILE_NAME = re.compile(r"(?P<site>[A-Za-z0-9]+)_(?P<year>\d{4})-(?P<month>\d{2})(?:_.+)?\.(?P<ext>csv|xlsx)", re.I)
 FIELD_LABEL = {
-    "site_code": "site", "period": "period", "measure_code": "measure",
-    "ethnic_category": "ethnic category", "numerator": "numerator", "denominator": "denominator",
+    "site_code": "site",
+    "period": "period",
+    "measure_code": "measure",
+    "ethnic_category": "ethnic category",
+    "numerator": "numerator",
+    "denominator": "denominator",
 }
 _MISSING = object()
 
@@ -199,8 +204,16 @@ class _Problems:
         self.items: list[Problem] = []
         self.counts: Counter = Counter()
 
-    def add(self, rule: str, message: str, row: int | None = None, column: str | None = None,
-            value: str | None = None, severity: str = "error", capped: bool = False) -> None:
+    def add(
+        self,
+        rule: str,
+        message: str,
+        row: int | None = None,
+        column: str | None = None,
+        value: str | None = None,
+        severity: str = "error",
+        capped: bool = False,
+    ) -> None:
         if capped:
             self.counts[(rule, column)] += 1
             if self.counts[(rule, column)] > MAX_PROBLEMS_PER_COLUMN:
@@ -211,10 +224,17 @@ class _Problems:
         for (rule, column), n in self.counts.items():
             if n > MAX_PROBLEMS_PER_COLUMN:
                 where = f"column '{column}'" if column else "the file"
-                self.items.append(Problem(
-                    self.file_name, rule,
-                    f"{n - MAX_PROBLEMS_PER_COLUMN} more rows in {where} have the same problem (not listed one by one).",
-                    None, column, None, "warning" if rule in WARNING_RULES else "error"))
+                self.items.append(
+                    Problem(
+                        self.file_name,
+                        rule,
+                        f"{n - MAX_PROBLEMS_PER_COLUMN} more rows in {where} have the same problem (not listed one by one).",
+                        None,
+                        column,
+                        None,
+                        "warning" if rule in WARNING_RULES else "error",
+                    )
+                )
         return self.items
 
 
@@ -269,18 +289,25 @@ def _expected_header() -> str:
     return "; ".join(f"{f} (or {', '.join(a for a in ALIASES[f][1:])})" for f in REQUIRED)
 
 
-def _scan_personal_data(grid: Grid, header_index: int | None, names: dict[int, str],
-                        norm: _Normaliser, problems: _Problems) -> set[str]:
+def _scan_personal_data(
+    grid: Grid, header_index: int | None, names: dict[int, str], norm: _Normaliser, problems: _Problems
+) -> set[str]:
     """Adds personal_data problems; returns the texts found (to be kept out of every other problem)."""
     rows = grid.rows
     if header_index is not None:
         for j, cell in enumerate(rows[header_index]):
             kind = header_personal_kind(cell_text(cell)) if not _is_blank(cell) else None
             if kind:
-                problems.add("personal_data", (
-                    f"This column's header looks like a {kind} column. Returns must hold aggregate counts only, "
-                    "nothing that identifies a person: please remove the column and send the file again. "
-                    "The file is kept in quarantine only."), header_index + 1, names.get(j, f"column {column_letter(j)}"))
+                problems.add(
+                    "personal_data",
+                    (
+                        f"This column's header looks like a {kind} column. Returns must hold aggregate counts only, "
+                        "nothing that identifies a person: please remove the column and send the file again. "
+                        "The file is kept in quarantine only."
+                    ),
+                    header_index + 1,
+                    names.get(j, f"column {column_letter(j)}"),
+                )
     distinct: set = set()
     for row in rows:
         distinct.update(row)
@@ -301,7 +328,7 @@ def _scan_personal_data(grid: Grid, header_index: int | None, names: dict[int, s
             flagged[_key(v)] = kind
     if not flagged:
         return set()
-    found: dict[int, list] = {}   # column -> [kind, first row, count]
+    found: dict[int, list] = {}  # column -> [kind, first row, count]
     for i, row in enumerate(rows):
         for j, v in enumerate(row):
             if v == "" or v.__class__ is bool:
@@ -313,13 +340,17 @@ def _scan_personal_data(grid: Grid, header_index: int | None, names: dict[int, s
     for j, (kind, first_row, count) in sorted(found.items()):
         # named by its header only below the header row (a title row's cell is not in that column's data)
         column = names.get(j) if (header_index is not None and first_row > header_index + 1) else None
-        what = ("10-digit values passing the NHS number check" if kind == "NHS number"
-                else "full UK postcodes")
-        problems.add("personal_data", (
-            f"Column {column_letter(j)} holds {count} cell(s) with {what} (the first at row {first_row}; "
-            "the values are not repeated here). Returns must hold aggregate counts only, nothing that "
-            "identifies a person: please remove them and send the file again. The file is kept in quarantine only."),
-            first_row, column)
+        what = "10-digit values passing the NHS number check" if kind == "NHS number" else "full UK postcodes"
+        problems.add(
+            "personal_data",
+            (
+                f"Column {column_letter(j)} holds {count} cell(s) with {what} (the first at row {first_row}; "
+                "the values are not repeated here). Returns must hold aggregate counts only, nothing that "
+                "identifies a person: please remove them and send the file again. The file is kept in quarantine only."
+            ),
+            first_row,
+            column,
+        )
     return {cell_text(k if k.__class__ is str else k[1]) for k in flagged}
 
 
@@ -354,8 +385,9 @@ def _extra_names(headers: list[str], columns: list[int]) -> list[str]:
 Columns = dict[str, list]
 
 
-def _parse_grid(path: Path, grid: Grid, norm: _Normaliser, problems: _Problems
-                ) -> tuple[Columns | None, list[str], list[date], set[str]]:
+def _parse_grid(
+    path: Path, grid: Grid, norm: _Normaliser, problems: _Problems
+) -> tuple[Columns | None, list[str], list[date], set[str]]:
     """(the rows' columns as lists or None, distinct sites in order, months, personal texts found)."""
     name = path.name
     rows = grid.rows
@@ -367,11 +399,15 @@ def _parse_grid(path: Path, grid: Grid, norm: _Normaliser, problems: _Problems
     if header_index is None:
         hint = _other_delimiter(rows) if grid.kind == "csv" else None
         if hint:
-            message = (f"The file seems to use {hint} between values; the warehouse reads comma-separated files. "
-                       "Please save it as 'CSV UTF-8 (comma delimited)'.")
+            message = (
+                f"The file seems to use {hint} between values; the warehouse reads comma-separated files. "
+                "Please save it as 'CSV UTF-8 (comma delimited)'."
+            )
         else:
-            message = (f"No header row found in the first {HEADER_SEARCH_ROWS} rows: expected a row naming at least "
-                       f"{MIN_HEADER_MATCHES} of the columns {_expected_header()}.")
+            message = (
+                f"No header row found in the first {HEADER_SEARCH_ROWS} rows: expected a row naming at least "
+                f"{MIN_HEADER_MATCHES} of the columns {_expected_header()}."
+            )
             if best is not None and score:
                 message += f" The closest was row {best + 1}, naming {score}."
         problems.add("no_header", message, best + 1 if best is not None and score else None)
@@ -388,14 +424,25 @@ def _parse_grid(path: Path, grid: Grid, norm: _Normaliser, problems: _Problems
         cols = field_cols[f]
         if not cols:
             broken = True
-            problems.add("missing_column", (
-                f"The header (row {header_row}) has no {FIELD_LABEL[f]} column: expected a column headed "
-                f"{f} or one of {', '.join(ALIASES[f][1:])}."), header_row)
+            problems.add(
+                "missing_column",
+                (
+                    f"The header (row {header_row}) has no {FIELD_LABEL[f]} column: expected a column headed "
+                    f"{f} or one of {', '.join(ALIASES[f][1:])}."
+                ),
+                header_row,
+            )
         for j in cols[1:]:
             broken = True
-            problems.add("duplicate_column", (
-                f"Columns '{headers[cols[0]]}' and '{headers[j]}' both give the {FIELD_LABEL[f]}; "
-                "expected one column each: please keep one of them."), header_row, headers[j])
+            problems.add(
+                "duplicate_column",
+                (
+                    f"Columns '{headers[cols[0]]}' and '{headers[j]}' both give the {FIELD_LABEL[f]}; "
+                    "expected one column each: please keep one of them."
+                ),
+                header_row,
+                headers[j],
+            )
     if broken:
         return None, [], [], found
 
@@ -406,10 +453,17 @@ def _parse_grid(path: Path, grid: Grid, norm: _Normaliser, problems: _Problems
         row = rows[i]
         cells = [row[j] if j < len(row) else "" for j in idx]
         if parse_period(cells[1])[0] is not None and any(
-                n is not None and error is None for n, error in (parse_count(cells[4]), parse_count(cells[5]))):
-            problems.add("data_above_header", (
-                f"This row, above the header row (row {header_row}), looks like data (a month and a count); "
-                "expected only title rows above the header: please move it below the header."), i + 1, capped=True)
+            n is not None and error is None for n, error in (parse_count(cells[4]), parse_count(cells[5]))
+        ):
+            problems.add(
+                "data_above_header",
+                (
+                    f"This row, above the header row (row {header_row}), looks like data (a month and a count); "
+                    "expected only title rows above the header: please move it below the header."
+                ),
+                i + 1,
+                capped=True,
+            )
     width = max((j + 1 for j, h in enumerate(headers) if h), default=0)
     data_rows: list[int] = []
     for i in range(header_index + 1, len(rows)):
@@ -420,23 +474,33 @@ def _parse_grid(path: Path, grid: Grid, norm: _Normaliser, problems: _Problems
                 data_rows.append(i)
                 break
     if not data_rows:
-        problems.add("empty_file", f"The file has a header row (row {header_row}) but no data rows below it.", header_row)
+        problems.add(
+            "empty_file", f"The file has a header row (row {header_row}) but no data rows below it.", header_row
+        )
         return None, [], [], found
 
     # every column that is not one of the six and has a header or a value below the header
     max_width = max(len(rows[i]) for i in data_rows)
-    extra_idx = [j for j in range(max(max_width, len(headers))) if j not in required_set
-                 and ((j < len(headers) and headers[j]) or any(j < len(rows[i]) and not _is_blank(rows[i][j]) for i in data_rows))]
+    extra_idx = [
+        j
+        for j in range(max(max_width, len(headers)))
+        if j not in required_set
+        and (
+            (j < len(headers) and headers[j]) or any(j < len(rows[i]) and not _is_blank(rows[i][j]) for i in data_rows)
+        )
+    ]
     if grid.kind == "csv":
         for i in data_rows:
             row = rows[i]
             n = len(row)
             if n < width or any(not _is_blank(c) for c in row[width:]):
                 more = sum(1 for c in row[width:] if not _is_blank(c))
-                detail = (f"has {n} cells but the header has {width}. Perhaps a count such as 1,234 was written "
-                          "without quotes, so its comma split it across two cells; expected one value per column"
-                          if n > width and more else
-                          f"has {n} cells but the header has {width}; expected one value per column (is the row cut off?)")
+                detail = (
+                    f"has {n} cells but the header has {width}. Perhaps a count such as 1,234 was written "
+                    "without quotes, so its comma split it across two cells; expected one value per column"
+                    if n > width and more
+                    else f"has {n} cells but the header has {width}; expected one value per column (is the row cut off?)"
+                )
                 problems.add("ragged_row", f"This row {detail}.", i + 1, capped=True)
         extra_idx = [j for j in extra_idx if j < width] if width else extra_idx
 
@@ -450,15 +514,23 @@ def _parse_grid(path: Path, grid: Grid, norm: _Normaliser, problems: _Problems
 
     # a repeated header row among the data: its period cell is never a valid month
     repeated: set[int] = set()
-    for k, (month, error) in enumerate(periods):
+    for k, (_month, error) in enumerate(periods):
         if error is not None:
             row = rows[data_rows[k]]
-            hits = sum(1 for f, j in zip(REQUIRED, idx) if j < len(row) and HEADER_LOOKUP.get(squash(cell_text(row[j]))) == f)
+            hits = sum(
+                1 for f, j in zip(REQUIRED, idx) if j < len(row) and HEADER_LOOKUP.get(squash(cell_text(row[j]))) == f
+            )
             if hits >= MIN_HEADER_MATCHES:
                 repeated.add(k)
-                problems.add("duplicate_header", (
-                    f"The header row is repeated here (first at row {header_row}); expected data rows only. "
-                    "Were two files pasted together?"), data_rows[k] + 1, capped=True)
+                problems.add(
+                    "duplicate_header",
+                    (
+                        f"The header row is repeated here (first at row {header_row}); expected data rows only. "
+                        "Were two files pasted together?"
+                    ),
+                    data_rows[k] + 1,
+                    capped=True,
+                )
     if repeated:
         keep = [k for k in range(len(data_rows)) if k not in repeated]
         data_rows = [data_rows[k] for k in keep]
@@ -470,17 +542,29 @@ def _parse_grid(path: Path, grid: Grid, norm: _Normaliser, problems: _Problems
     source_rows = [i + 1 for i in data_rows]
     header_of = {f: headers[field_cols[f][0]] for f in REQUIRED}
 
-    for k, (month, error) in enumerate(periods):
+    for k, (_month, error) in enumerate(periods):
         if error is not None:
-            problems.add("invalid_period", _sentence("period", error), source_rows[k], header_of["period"],
-                         cell_text(raw["period"][k]).strip(), capped=True)
+            problems.add(
+                "invalid_period",
+                _sentence("period", error),
+                source_rows[k],
+                header_of["period"],
+                cell_text(raw["period"][k]).strip(),
+                capped=True,
+            )
     counts = {}
     for f in ("numerator", "denominator"):
         parsed = norm.map("count", raw[f], parse_count, text_only)
-        for k, (n, error) in enumerate(parsed):
+        for k, (_n, error) in enumerate(parsed):
             if error is not None:
-                problems.add("invalid_count", _sentence(FIELD_LABEL[f], error), source_rows[k], header_of[f],
-                             cell_text(raw[f][k]).strip(), capped=True)
+                problems.add(
+                    "invalid_count",
+                    _sentence(FIELD_LABEL[f], error),
+                    source_rows[k],
+                    header_of[f],
+                    cell_text(raw[f][k]).strip(),
+                    capped=True,
+                )
         counts[f] = [n for n, _ in parsed]
 
     sites = norm.map("upper", raw["site_code"], norm.upper, text_only)
@@ -493,11 +577,17 @@ def _parse_grid(path: Path, grid: Grid, norm: _Normaliser, problems: _Problems
             distinct_sites[s] = k
     if len(distinct_sites) > 1:
         listed = ", ".join(distinct_sites)
-        for s, k in list(distinct_sites.items())[1:]:
-            problems.add("several_sites", (
-                f"The file holds more than one site ({listed}); expected one site per file: "
-                "please send a separate file for each site."), source_rows[k], header_of["site_code"],
-                cell_text(raw["site_code"][k]).strip())
+        for _s, k in list(distinct_sites.items())[1:]:
+            problems.add(
+                "several_sites",
+                (
+                    f"The file holds more than one site ({listed}); expected one site per file: "
+                    "please send a separate file for each site."
+                ),
+                source_rows[k],
+                header_of["site_code"],
+                cell_text(raw["site_code"][k]).strip(),
+            )
 
     if extra_idx:
         extra_names = _extra_names(headers, extra_idx)
@@ -505,8 +595,12 @@ def _parse_grid(path: Path, grid: Grid, norm: _Normaliser, problems: _Problems
         for i in data_rows:
             row = rows[i]
             n = len(row)
-            extras.append(json.dumps({nm: (cell_text(row[j]) if j < n else "") for nm, j in zip(extra_names, extra_idx)},
-                                     ensure_ascii=False))
+            extras.append(
+                json.dumps(
+                    {nm: (cell_text(row[j]) if j < n else "") for nm, j in zip(extra_names, extra_idx)},
+                    ensure_ascii=False,
+                )
+            )
     else:
         extras = [None] * len(data_rows)
 
@@ -536,64 +630,107 @@ def _parse(path: Path, norm: _Normaliser) -> tuple[ParsedFile, Columns | None]:
         grid = read_grid(data, name)
     except ReadFailure as failure:
         problems.add(failure.rule, failure.message)
-        return ParsedFile(path=path, rows=None, problems=problems.finish(), site_code=name_site,  # type: ignore[arg-type]
-                          months=name_months), None
+        return ParsedFile(
+            path=path,
+            rows=None,
+            problems=problems.finish(),
+            site_code=name_site,  # type: ignore[arg-type]
+            months=name_months,
+        ), None
 
     problems.items.extend(grid.warnings)
     try:
         columns, sites, months, found = _parse_grid(path, grid, norm, problems)
     except Exception as exc:  # noqa: BLE001 - a bug must quarantine one file, not stop the run
-        problems.add("internal_error", (
-            f"The warehouse's parser failed on this file ({type(exc).__name__}); this is a fault in the "
-            "warehouse, not necessarily in the file. The file is kept in quarantine; please tell the warehouse team."))
-        return ParsedFile(path=path, rows=None, problems=problems.finish(), site_code=name_site,  # type: ignore[arg-type]
-                          months=name_months), None
+        problems.add(
+            "internal_error",
+            (
+                f"The warehouse's parser failed on this file ({type(exc).__name__}); this is a fault in the "
+                "warehouse, not necessarily in the file. The file is kept in quarantine; please tell the warehouse team."
+            ),
+        )
+        return ParsedFile(
+            path=path,
+            rows=None,
+            problems=problems.finish(),
+            site_code=name_site,  # type: ignore[arg-type]
+            months=name_months,
+        ), None
 
     if name_site is None:
-        problems.add("unexpected_file_name", (
-            "The file name does not follow the convention: expected <SITE>_<YYYY-MM>.csv or .xlsx "
-            "(e.g. BARTS_2024-03.csv, optionally with a suffix such as _v2). The content decides what it holds."),
-            severity="warning")
+        problems.add(
+            "unexpected_file_name",
+            (
+                "The file name does not follow the convention: expected <SITE>_<YYYY-MM>.csv or .xlsx "
+                "(e.g. BARTS_2024-03.csv, optionally with a suffix such as _v2). The content decides what it holds."
+            ),
+            severity="warning",
+        )
     elif name_ext != grid.kind:
-        problems.add("unexpected_file_name", (
-            f"The file is named .{name_ext} but holds {'an Excel workbook' if grid.kind == 'xlsx' else 'CSV text'}; "
-            f"expected the .{grid.kind} extension. It was read by its content."), severity="warning")
+        problems.add(
+            "unexpected_file_name",
+            (
+                f"The file is named .{name_ext} but holds {'an Excel workbook' if grid.kind == 'xlsx' else 'CSV text'}; "
+                f"expected the .{grid.kind} extension. It was read by its content."
+            ),
+            severity="warning",
+        )
 
     if len(sites) == 1:
         site_code = sites[0]
         if name_site is not None and name_site != site_code:
-            problems.add("name_mismatch", (
-                f"The file name says site {name_site} but the file holds site {site_code}; expected them to agree. "
-                "The content is what counts."), severity="warning", value=name_site)
+            problems.add(
+                "name_mismatch",
+                (
+                    f"The file name says site {name_site} but the file holds site {site_code}; expected them to agree. "
+                    "The content is what counts."
+                ),
+                severity="warning",
+                value=name_site,
+            )
     elif sites:
         site_code = name_site if name_site in sites else sites[0]
     else:
         site_code = name_site
     if months and name_month is not None and name_month not in months:
         held = ", ".join(m.strftime("%Y-%m") for m in months)
-        problems.add("name_mismatch", (
-            f"The file name says {name_month:%Y-%m} but the file holds {held}; expected them to agree. "
-            "The content is what counts."), severity="warning", value=f"{name_month:%Y-%m}")
+        problems.add(
+            "name_mismatch",
+            (
+                f"The file name says {name_month:%Y-%m} but the file holds {held}; expected them to agree. "
+                "The content is what counts."
+            ),
+            severity="warning",
+            value=f"{name_month:%Y-%m}",
+        )
 
     items = _redact(problems.finish(), found)
     if found or any(p.rule == "personal_data" for p in items):
         columns = None  # nothing from a file holding personal data is passed on
-    return ParsedFile(path=path, rows=None, problems=items, site_code=site_code,  # type: ignore[arg-type]
-                      months=months or name_months), columns
+    return ParsedFile(
+        path=path,
+        rows=None,
+        problems=items,
+        site_code=site_code,  # type: ignore[arg-type]
+        months=months or name_months,
+    ), columns
 
 
 def _frame(columns: Columns) -> pd.DataFrame:
-    return pd.DataFrame({
-        "file_name": pd.array(columns["file_name"], dtype=ROW_DTYPES["file_name"]),
-        "source_row": np.array(columns["source_row"], dtype=ROW_DTYPES["source_row"]),
-        "site_code": pd.array(columns["site_code"], dtype=ROW_DTYPES["site_code"]),
-        "month_start_date": np.array(columns["month_start_date"], dtype=ROW_DTYPES["month_start_date"]),
-        "measure_code": pd.array(columns["measure_code"], dtype=ROW_DTYPES["measure_code"]),
-        "ethnic_code": pd.array(columns["ethnic_code"], dtype=ROW_DTYPES["ethnic_code"]),
-        "numerator": pd.array(columns["numerator"], dtype=ROW_DTYPES["numerator"]),
-        "denominator": pd.array(columns["denominator"], dtype=ROW_DTYPES["denominator"]),
-        "extra_columns": pd.array(columns["extra_columns"], dtype=ROW_DTYPES["extra_columns"]),
-    }, copy=False)
+    return pd.DataFrame(
+        {
+            "file_name": pd.array(columns["file_name"], dtype=ROW_DTYPES["file_name"]),
+            "source_row": np.array(columns["source_row"], dtype=ROW_DTYPES["source_row"]),
+            "site_code": pd.array(columns["site_code"], dtype=ROW_DTYPES["site_code"]),
+            "month_start_date": np.array(columns["month_start_date"], dtype=ROW_DTYPES["month_start_date"]),
+            "measure_code": pd.array(columns["measure_code"], dtype=ROW_DTYPES["measure_code"]),
+            "ethnic_code": pd.array(columns["ethnic_code"], dtype=ROW_DTYPES["ethnic_code"]),
+            "numerator": pd.array(columns["numerator"], dtype=ROW_DTYPES["numerator"]),
+            "denominator": pd.array(columns["denominator"], dtype=ROW_DTYPES["denominator"]),
+            "extra_columns": pd.array(columns["extra_columns"], dtype=ROW_DTYPES["extra_columns"]),
+        },
+        copy=False,
+    )
 
 
 def _attach_rows(parsed: list[tuple[ParsedFile, Columns | None]]) -> list[ParsedFile]:

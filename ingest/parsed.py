@@ -1,4 +1,5 @@
 """What parsing a site file yields: typed rows in the contract's long format, and its problems."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,14 +16,14 @@ from ingest.problems import Problem
 # value as written (stripped) when it was not, so that the structural suite can name it.
 ROW_DTYPES: dict[str, str] = {
     "file_name": "string",
-    "source_row": "int64",            # row number as seen in Excel / a text editor, header included
+    "source_row": "int64",  # row number as seen in Excel / a text editor, header included
     "site_code": "string",
     "month_start_date": "datetime64[s]",  # first day of the month reported
     "measure_code": "string",
     "ethnic_code": "string",
-    "numerator": "Int64",             # <NA> = not submitted (empty cell)
+    "numerator": "Int64",  # <NA> = not submitted (empty cell)
     "denominator": "Int64",
-    "extra_columns": "string",        # JSON object of columns beyond the contract's, or <NA>
+    "extra_columns": "string",  # JSON object of columns beyond the contract's, or <NA>
 }
 ROW_COLUMNS = list(ROW_DTYPES)
 KEY_COLUMNS = ["site_code", "month_start_date", "measure_code", "ethnic_code"]
@@ -39,7 +40,7 @@ class ParsedFile:
     path: Path
     rows: pd.DataFrame = field(default_factory=empty_rows)
     problems: list[Problem] = field(default_factory=list)
-    site_code: str | None = None          # best effort: from the content, else the file name
+    site_code: str | None = None  # best effort: from the content, else the file name
     months: list[date] = field(default_factory=list)  # best effort: months the file holds
 
     @property

@@ -10,6 +10,7 @@ Pure functions. The parser refuses a file (`personal_data`) when
 
 The values found are never echoed: problems name the row and column only.
 """
+
 from __future__ import annotations
 
 import re
@@ -53,10 +54,7 @@ def find_nhs_numbers(text: str) -> bool:
     m = _NHS_AS_FLOAT.fullmatch(text.strip())
     if m and is_valid_nhs_number(m.group(1)):
         return True
-    for m in _NHS_IN_TEXT.finditer(text):
-        if is_valid_nhs_number(m.group(1)):
-            return True
-    return False
+    return any(is_valid_nhs_number(m.group(1)) for m in _NHS_IN_TEXT.finditer(text))
 
 
 def find_postcodes(text: str) -> bool:
@@ -75,8 +73,11 @@ def header_personal_kind(header: str) -> str | None:
         return "date of birth"
     if "postcode" in s or "postalcode" in s or "zipcode" in s or s == "pcode" or s.endswith("pcode"):
         return "postcode"
-    if (s in {"nhs", "nhsno", "nhsnos", "nhsnum", "nhsnumber", "nhsnumbers", "nhsid"}
-            or s.endswith("nhsnumber") or s.endswith("nhsno")):
+    if (
+        s in {"nhs", "nhsno", "nhsnos", "nhsnum", "nhsnumber", "nhsnumbers", "nhsid"}
+        or s.endswith("nhsnumber")
+        or s.endswith("nhsno")
+    ):
         return "NHS number"
     return None
 

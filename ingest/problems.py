@@ -1,4 +1,5 @@
 """A problem found in a site's file, worded so that the site's analyst can act on it."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

@@ -28,6 +28,7 @@ CSV cells are kept as `str` exactly as written; workbook cells as calamine gives
 numbered as the analyst sees them: a CSV's n-th record is row n (Excel's view of a CSV), a sheet's
 rows keep their sheet row numbers (calamine is asked not to skip leading empty rows or columns).
 """
+
 from __future__ import annotations
 
 import csv
@@ -91,9 +92,7 @@ def describe_ole2(data: bytes) -> tuple[str, str]:
             "and save as .xlsx, or save as 'CSV UTF-8 (comma delimited)'."
         )
     if _utf16("Workbook") in data or _utf16("Book") in data:
-        return "unreadable_workbook", (
-            "This is an old-format Excel 97-2003 (.xls) workbook. " + SAVE_AS
-        )
+        return "unreadable_workbook", ("This is an old-format Excel 97-2003 (.xls) workbook. " + SAVE_AS)
     if _utf16("WordDocument") in data:
         return "not_csv_or_excel", "This is a Word document, not a CSV file or an Excel workbook. " + SAVE_AS
     if _utf16("__substg1.0_") in data:
@@ -122,8 +121,10 @@ def _binary_reason(data: bytes) -> str | None:
         if data.startswith(signature):
             return f"This is {what}, not a CSV file or an Excel workbook. " + SAVE_AS
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or (b"\x00" in data[:4096] and data[:2].count(b"\x00") == 1):
-        return ("This file is saved as UTF-16 ('Unicode Text'), which the warehouse does not read. "
-                "Please save it as 'CSV UTF-8 (comma delimited)'.")
+        return (
+            "This file is saved as UTF-16 ('Unicode Text'), which the warehouse does not read. "
+            "Please save it as 'CSV UTF-8 (comma delimited)'."
+        )
     if b"\x00" in data:
         return "This file holds binary data (NUL bytes), not comma-separated text. " + SAVE_AS
     sample = data[:8192]
@@ -137,7 +138,9 @@ def read_grid(data: bytes, file_name: str = "") -> Grid:
     """The grid of cells in `data`, or ReadFailure(rule, message) when it has none."""
     kind = sniff(data)
     if kind == "empty":
-        raise ReadFailure("empty_file", "The file is empty (no bytes, or only blank space); expected a header row and data rows.")
+        raise ReadFailure(
+            "empty_file", "The file is empty (no bytes, or only blank space); expected a header row and data rows."
+        )
     if kind == "zip":
         return _read_workbook(data)
     if kind == "ole2":
@@ -148,6 +151,7 @@ def read_grid(data: bytes, file_name: str = "") -> Grid:
 
 
 # --- workbooks -------------------------------------------------------------------------------------
+
 
 def _zip_kind(data: bytes) -> str:
     """'workbook', 'damaged_workbook', or a description of another zip."""
@@ -183,8 +187,9 @@ def _pick_sheet(names: list[str]) -> int:
 def _read_workbook(data: bytes) -> Grid:
     kind = _zip_kind(data)
     if kind == "damaged_workbook":
-        raise ReadFailure("unreadable_workbook",
-                          "The Excel workbook is damaged or incomplete and cannot be opened. " + SAVE_AS)
+        raise ReadFailure(
+            "unreadable_workbook", "The Excel workbook is damaged or incomplete and cannot be opened. " + SAVE_AS
+        )
     if kind != "workbook":
         raise ReadFailure("not_csv_or_excel", f"This is {kind}, not a CSV file or an Excel workbook. " + SAVE_AS)
     try:
@@ -200,14 +205,22 @@ def _read_workbook(data: bytes) -> Grid:
     except BaseException as exc:  # calamine raises its own errors, and pyo3 panics are BaseException
         if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)):
             raise
-        raise ReadFailure("unreadable_workbook",
-                          "The Excel workbook is damaged, incomplete or protected and cannot be read "
-                          f"({type(exc).__name__}). " + SAVE_AS) from None
+        raise ReadFailure(
+            "unreadable_workbook",
+            "The Excel workbook is damaged, incomplete or protected and cannot be read "
+            f"({type(exc).__name__}). " + SAVE_AS,
+        ) from None
     _restore_hidden_cells(data, index, rows)
     if not any(any(c != "" for c in row) for row in rows):
         others = [n for i, n in enumerate(names) if i != index]
-        hint = (f" The data must be on a sheet named 'data' or on the first sheet (this workbook also has "
-                f"{', '.join(repr(n) for n in others)}).") if others else ""
+        hint = (
+            (
+                f" The data must be on a sheet named 'data' or on the first sheet (this workbook also has "
+                f"{', '.join(repr(n) for n in others)})."
+            )
+            if others
+            else ""
+        )
         raise ReadFailure("empty_file", f"The sheet '{names[index]}' is empty.{hint}")
     return Grid(kind="xlsx", rows=rows, sheet=names[index])
 
@@ -275,6 +288,7 @@ def _restore_hidden_cells(data: bytes, index: int, rows: list[list[object]]) -> 
 
 # --- CSV -------------------------------------------------------------------------------------------
 
+
 def _looks_like_markup(text: str) -> bool:
     head = text[:2048].lstrip().lower()
     if not head.startswith("<"):
@@ -290,21 +304,32 @@ def _read_csv(data: bytes, file_name: str) -> Grid:
         try:
             text = data.decode("cp1252")
         except UnicodeDecodeError:
-            raise ReadFailure("not_csv_or_excel",
-                              "The file is not text in a known encoding (expected UTF-8). " + SAVE_AS) from None
-        warnings.append(Problem(
-            file_name=file_name, rule="not_utf8", severity="warning",
-            message=("The file is not UTF-8; it was read as Windows-1252 (Excel's plain 'CSV'). Counts and codes "
-                     "are unaffected, but please use 'CSV UTF-8 (comma delimited)' next time."),
-        ))
+            raise ReadFailure(
+                "not_csv_or_excel", "The file is not text in a known encoding (expected UTF-8). " + SAVE_AS
+            ) from None
+        warnings.append(
+            Problem(
+                file_name=file_name,
+                rule="not_utf8",
+                severity="warning",
+                message=(
+                    "The file is not UTF-8; it was read as Windows-1252 (Excel's plain 'CSV'). Counts and codes "
+                    "are unaffected, but please use 'CSV UTF-8 (comma delimited)' next time."
+                ),
+            )
+        )
     if not text.strip():
         raise ReadFailure("empty_file", "The file is empty (only blank space); expected a header row and data rows.")
     if _looks_like_markup(text):
-        raise ReadFailure("not_csv_or_excel",
-                          "This is a web page (HTML) or XML document, not a CSV file or an Excel workbook "
-                          "(some systems export HTML under an .xls name). " + SAVE_AS)
+        raise ReadFailure(
+            "not_csv_or_excel",
+            "This is a web page (HTML) or XML document, not a CSV file or an Excel workbook "
+            "(some systems export HTML under an .xls name). " + SAVE_AS,
+        )
     try:
         rows: list[list[object]] = list(csv.reader(io.StringIO(text, newline=None)))  # type: ignore[arg-type]
     except csv.Error as exc:
-        raise ReadFailure("not_csv_or_excel", f"The file cannot be read as comma-separated text ({exc}). " + SAVE_AS) from None
+        raise ReadFailure(
+            "not_csv_or_excel", f"The file cannot be read as comma-separated text ({exc}). " + SAVE_AS
+        ) from None
     return Grid(kind="csv", rows=rows, warnings=warnings)

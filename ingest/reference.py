@@ -4,6 +4,7 @@ The CSVs are in `dbt_project/reference/` (shared/reference's files, unchanged) o
 LAN_REFERENCE_DIR names; dbt reads the same folder as its `reference` source: one source of truth
 for both the parser and the warehouse dimensions.
 """
+
 from __future__ import annotations
 
 import csv

@@ -102,6 +102,7 @@ Command line::
 ``--sites N`` writes ``synthetic_profiles(N)`` (codes S001..) instead of the ten LAN sites; those
 codes are not in ``lan_sites.csv`` (``write_reference`` writes a reference folder that has them).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -115,10 +116,10 @@ import sys
 import time
 import zipfile
 import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -127,18 +128,31 @@ from ingest.reference import NOT_STATED_CODE, UNKNOWN_CODE, Reference, load_refe
 from ingest.settings import REFERENCE_DIR
 
 __all__ = [
-    "SiteProfile", "FileStyle", "LOW_COMPLETENESS_SITE_MONTH", "PROGRAMME_SITES", "PROGRAMME_START",
-    "STYLES", "STYLE_CYCLE", "default_profiles", "synthetic_profiles", "generate_rows",
-    "write_returns", "style_for", "arrival_time", "month_range", "write_reference", "main",
+    "SiteProfile",
+    "FileStyle",
+    "LOW_COMPLETENESS_SITE_MONTH",
+    "PROGRAMME_SITES",
+    "PROGRAMME_START",
+    "STYLES",
+    "STYLE_CYCLE",
+    "default_profiles",
+    "synthetic_profiles",
+    "generate_rows",
+    "write_returns",
+    "style_for",
+    "arrival_time",
+    "month_range",
+    "write_reference",
+    "main",
 ]
 
 LOW_COMPLETENESS_SITE_MONTH: tuple[str, date] = ("UHL", date(2024, 6, 1))
-LOW_COMPLETENESS_UNKNOWN = {NOT_STATED_CODE: 0.05, UNKNOWN_CODE: 0.20}   # ~25 % unknown
-MAX_UNKNOWN_SHARE = 0.08            # cap on Z + 99 in every other site-month-measure denominator
+LOW_COMPLETENESS_UNKNOWN = {NOT_STATED_CODE: 0.05, UNKNOWN_CODE: 0.20}  # ~25 % unknown
+MAX_UNKNOWN_SHARE = 0.08  # cap on Z + 99 in every other site-month-measure denominator
 
 PROGRAMME_SITES: frozenset[str] = frozenset({"BARTS", "BSOL", "MFT"})
 PROGRAMME_START = date(2024, 1, 1)
-PROGRAMME_NARROWING = 0.25          # share of the ethnic effect removed once fully phased in
+PROGRAMME_NARROWING = 0.25  # share of the ethnic effect removed once fully phased in
 PROGRAMME_RAMP_MONTHS = 6
 PROGRAMME_MEASURES = ("PPH1500", "MHBOOK", "MHREFER", "GDMOGTT")
 
@@ -153,7 +167,7 @@ DEFAULT_SEED = 20240101
 # --------------------------------------------------------------------------------------------
 
 _KNOWN = ("A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P", "R", "S")
-_Z_SHARE_OF_UNKNOWN = 0.35          # Z : 99 split of a site's unknown share
+_Z_SHARE_OF_UNKNOWN = 0.35  # Z : 99 split of a site's unknown share
 
 
 @dataclass(frozen=True)
@@ -187,24 +201,24 @@ def _mix(percent_known: Sequence[float], unknown_pct: float) -> dict[str, float]
 
 #               births  A    B    C    D    E    F    G    H    J    K    L    M    N    P    R    S   Z+99 %
 _LAN_SITES: dict[str, tuple[int, tuple[float, ...], float]] = {
-    "BARTS":  (8900, (22, 1.0, 13, 1.0, 1.0, 1.0, 1.5, 6, 6, 10, 4, 3, 12, 3, 1.0, 6.0), 3.5),
-    "BSOL":   (8200, (38, 1.0, 4, 3.0, 1.0, 1.0, 1.5, 6, 20, 5, 4, 3, 6, 1.5, 0.5, 4.5), 3.0),
-    "BNSSG":  (7400, (80, 0.5, 6, 1.5, 0.5, 1.0, 1.5, 1, 1, 0.8, 1, 0.5, 2.5, 0.5, 0.7, 1.0), 2.0),
-    "ELFT":   (3600, (20, 1.0, 14, 1.0, 1.0, 1.0, 1.5, 6, 6, 16, 4, 3, 13, 3, 1.0, 6.5), 4.0),
+    "BARTS": (8900, (22, 1.0, 13, 1.0, 1.0, 1.0, 1.5, 6, 6, 10, 4, 3, 12, 3, 1.0, 6.0), 3.5),
+    "BSOL": (8200, (38, 1.0, 4, 3.0, 1.0, 1.0, 1.5, 6, 20, 5, 4, 3, 6, 1.5, 0.5, 4.5), 3.0),
+    "BNSSG": (7400, (80, 0.5, 6, 1.5, 0.5, 1.0, 1.5, 1, 1, 0.8, 1, 0.5, 2.5, 0.5, 0.7, 1.0), 2.0),
+    "ELFT": (3600, (20, 1.0, 14, 1.0, 1.0, 1.0, 1.5, 6, 6, 16, 4, 3, 13, 3, 1.0, 6.5), 4.0),
     "IMPKHP": (8600, (28, 1.5, 14, 2.0, 1.5, 1.5, 2.0, 4, 2, 1, 6, 5, 14, 4, 2.0, 9.0), 3.5),
-    "LTH":    (5200, (76, 0.5, 4, 0.5, 0.3, 0.7, 0.7, 6, 6, 0.3, 1, 0.3, 1.0, 0.3, 0.4, 1.0), 2.0),
-    "NCL":    (8800, (22, 2.0, 17, 1.5, 1.0, 1.5, 2.0, 4, 1.5, 2, 5, 4, 11, 3, 2.0, 8.0), 3.0),
-    "NCA":    (6400, (66, 0.5, 5, 1.0, 0.5, 1.0, 1.0, 1.5, 12, 5, 1, 0.5, 2.5, 0.5, 0.3, 1.7), 2.5),
-    "MFT":    (8900, (50, 1.0, 6, 2.0, 1.0, 1.5, 1.5, 2, 14, 3, 3, 1.5, 7, 1.5, 1.5, 4.0), 3.0),
-    "UHL":    (8400, (50, 0.5, 5, 1.5, 0.5, 1.0, 1.0, 17, 4, 1, 5, 1.0, 5, 1.0, 0.5, 2.5), 2.5),
+    "LTH": (5200, (76, 0.5, 4, 0.5, 0.3, 0.7, 0.7, 6, 6, 0.3, 1, 0.3, 1.0, 0.3, 0.4, 1.0), 2.0),
+    "NCL": (8800, (22, 2.0, 17, 1.5, 1.0, 1.5, 2.0, 4, 1.5, 2, 5, 4, 11, 3, 2.0, 8.0), 3.0),
+    "NCA": (6400, (66, 0.5, 5, 1.0, 0.5, 1.0, 1.0, 1.5, 12, 5, 1, 0.5, 2.5, 0.5, 0.3, 1.7), 2.5),
+    "MFT": (8900, (50, 1.0, 6, 2.0, 1.0, 1.5, 1.5, 2, 14, 3, 3, 1.5, 7, 1.5, 1.5, 4.0), 3.0),
+    "UHL": (8400, (50, 0.5, 5, 1.5, 0.5, 1.0, 1.0, 17, 4, 1, 5, 1.0, 5, 1.0, 0.5, 2.5), 2.5),
 }
 
 # Archetypes for synthetic sites: (weight, known-code percentages) roughly like the LAN sites above.
 _ARCHETYPES: tuple[tuple[float, tuple[float, ...]], ...] = (
-    (0.15, _LAN_SITES["NCL"][1]),      # London, diverse
-    (0.10, _LAN_SITES["BSOL"][1]),     # high South Asian
-    (0.25, _LAN_SITES["NCA"][1]),      # mostly White with Pakistani communities
-    (0.50, _LAN_SITES["BNSSG"][1]),    # mostly White
+    (0.15, _LAN_SITES["NCL"][1]),  # London, diverse
+    (0.10, _LAN_SITES["BSOL"][1]),  # high South Asian
+    (0.25, _LAN_SITES["NCA"][1]),  # mostly White with Pakistani communities
+    (0.50, _LAN_SITES["BNSSG"][1]),  # mostly White
 )
 
 
@@ -269,33 +283,42 @@ def write_reference(folder: Path, profiles: Iterable[SiteProfile]) -> Path:
 
 # White British rates; PTB34 is a share of PTB37 (per code below).
 _BASE = {"PPH1500": 0.029, "PTB37": 0.057, "MHBOOK": 0.92, "MHREFER": 0.070, "GDMOGTT": 0.84, "GDMDIAG": 0.045}
-_RARE = ("PPH1500", "PTB37", "MHREFER", "GDMDIAG")       # relative risks, log-normal site level
-_COMMON = ("MHBOOK", "GDMOGTT")                          # odds ratios, logit-normal site level
+_RARE = ("PPH1500", "PTB37", "MHREFER", "GDMDIAG")  # relative risks, log-normal site level
+_COMMON = ("MHBOOK", "GDMOGTT")  # odds ratios, logit-normal site level
 
 # code: (PPH RR, PTB37 RR, PTB34 share of PTB37, live singleton share, MHBOOK OR, MHREFER RR,
 #        NG3 risk-factor share of bookings, GDMOGTT OR, GDMDIAG RR)
 _EFFECTS: dict[str, tuple[float, ...]] = {
-    "A":  (1.00, 1.00, 0.31, 0.970, 1.00, 1.00, 0.32, 1.00, 1.0),
-    "B":  (1.00, 1.00, 0.31, 0.970, 1.00, 0.95, 0.32, 1.00, 1.0),
-    "C":  (1.00, 1.02, 0.31, 0.970, 0.85, 0.75, 0.34, 0.90, 1.1),
-    "D":  (1.20, 1.20, 0.33, 0.967, 0.85, 0.95, 0.45, 0.85, 1.4),
-    "E":  (1.20, 1.15, 0.33, 0.967, 0.85, 0.90, 0.45, 0.85, 1.4),
-    "F":  (1.10, 1.05, 0.31, 0.970, 0.90, 0.90, 0.45, 0.90, 1.6),
-    "G":  (1.10, 1.10, 0.32, 0.969, 0.85, 0.90, 0.42, 0.85, 1.4),
-    "H":  (1.15, 1.10, 0.31, 0.970, 0.75, 0.55, 0.68, 0.70, 2.6),
-    "J":  (1.15, 1.15, 0.32, 0.969, 0.70, 0.50, 0.70, 0.65, 2.5),
-    "K":  (1.15, 1.15, 0.32, 0.969, 0.65, 0.50, 0.70, 0.60, 2.9),
-    "L":  (1.10, 1.10, 0.31, 0.970, 0.75, 0.55, 0.66, 0.70, 2.3),
-    "M":  (1.50, 1.50, 0.36, 0.962, 0.70, 0.65, 0.60, 0.55, 1.5),
-    "N":  (1.45, 1.35, 0.36, 0.963, 0.60, 0.55, 0.62, 0.55, 1.7),
-    "P":  (1.45, 1.45, 0.36, 0.962, 0.65, 0.60, 0.60, 0.55, 1.6),
-    "R":  (1.30, 0.95, 0.30, 0.970, 0.80, 0.45, 0.55, 0.80, 2.0),
-    "S":  (1.20, 1.10, 0.32, 0.969, 0.70, 0.55, 0.55, 0.70, 2.0),
-    "Z":  (1.05, 1.05, 0.32, 0.969, 0.60, 0.80, 0.40, 0.80, 1.4),
+    "A": (1.00, 1.00, 0.31, 0.970, 1.00, 1.00, 0.32, 1.00, 1.0),
+    "B": (1.00, 1.00, 0.31, 0.970, 1.00, 0.95, 0.32, 1.00, 1.0),
+    "C": (1.00, 1.02, 0.31, 0.970, 0.85, 0.75, 0.34, 0.90, 1.1),
+    "D": (1.20, 1.20, 0.33, 0.967, 0.85, 0.95, 0.45, 0.85, 1.4),
+    "E": (1.20, 1.15, 0.33, 0.967, 0.85, 0.90, 0.45, 0.85, 1.4),
+    "F": (1.10, 1.05, 0.31, 0.970, 0.90, 0.90, 0.45, 0.90, 1.6),
+    "G": (1.10, 1.10, 0.32, 0.969, 0.85, 0.90, 0.42, 0.85, 1.4),
+    "H": (1.15, 1.10, 0.31, 0.970, 0.75, 0.55, 0.68, 0.70, 2.6),
+    "J": (1.15, 1.15, 0.32, 0.969, 0.70, 0.50, 0.70, 0.65, 2.5),
+    "K": (1.15, 1.15, 0.32, 0.969, 0.65, 0.50, 0.70, 0.60, 2.9),
+    "L": (1.10, 1.10, 0.31, 0.970, 0.75, 0.55, 0.66, 0.70, 2.3),
+    "M": (1.50, 1.50, 0.36, 0.962, 0.70, 0.65, 0.60, 0.55, 1.5),
+    "N": (1.45, 1.35, 0.36, 0.963, 0.60, 0.55, 0.62, 0.55, 1.7),
+    "P": (1.45, 1.45, 0.36, 0.962, 0.65, 0.60, 0.60, 0.55, 1.6),
+    "R": (1.30, 0.95, 0.30, 0.970, 0.80, 0.45, 0.55, 0.80, 2.0),
+    "S": (1.20, 1.10, 0.32, 0.969, 0.70, 0.55, 0.55, 0.70, 2.0),
+    "Z": (1.05, 1.05, 0.32, 0.969, 0.60, 0.80, 0.40, 0.80, 1.4),
     "99": (1.10, 1.10, 0.32, 0.968, 0.50, 0.70, 0.40, 0.70, 1.4),
 }
-_EFFECT_COLUMNS = ("PPH1500", "PTB37", "PTB34_SHARE", "LIVE_SINGLETON", "MHBOOK", "MHREFER",
-                   "NG3_RISK", "GDMOGTT", "GDMDIAG")
+_EFFECT_COLUMNS = (
+    "PPH1500",
+    "PTB37",
+    "PTB34_SHARE",
+    "LIVE_SINGLETON",
+    "MHBOOK",
+    "MHREFER",
+    "NG3_RISK",
+    "GDMOGTT",
+    "GDMDIAG",
+)
 
 
 def _key(site_code: str) -> int:
@@ -366,7 +389,7 @@ def _generate(profiles: Sequence[SiteProfile], months: Sequence[date], seed: int
     unknown_idx = (codes.index(NOT_STATED_CODE), codes.index(UNKNOWN_CODE))
     m_idx = {m: i for i, m in enumerate(MEASURES)}
     drawn = ("PPH1500", "PTB37", "MHBOOK", "MHREFER", "GDMOGTT", "GDMDIAG")  # PTB34 drawn from PTB37
-    log_effect = np.stack([np.log(effects[m]) for m in drawn])                   # (6, E)
+    log_effect = np.stack([np.log(effects[m]) for m in drawn])  # (6, E)
     narrowable = np.array([m in PROGRAMME_MEASURES for m in drawn])[:, None]
     rare_rows = np.array([m in _RARE for m in drawn])[:, None]
 
@@ -378,10 +401,14 @@ def _generate(profiles: Sequence[SiteProfile], months: Sequence[date], seed: int
         site_rng = np.random.default_rng([seed, site_key, 0])
         site_rare = site_rng.normal(0.0, 0.12, size=len(_RARE))
         site_common = site_rng.normal(0.0, 0.25, size=len(_COMMON))
-        base_level = np.array([
-            math.log(_BASE[m]) + site_rare[_RARE.index(m)] if m in _RARE
-            else _logit(_BASE[m]) + site_common[_COMMON.index(m)]
-            for m in drawn])[:, None]                                              # (6, 1)
+        base_level = np.array(
+            [
+                math.log(_BASE[m]) + site_rare[_RARE.index(m)]
+                if m in _RARE
+                else _logit(_BASE[m]) + site_common[_COMMON.index(m)]
+                for m in drawn
+            ]
+        )[:, None]  # (6, 1)
         mix = np.array([profile.ethnic_mix.get(c, 0.0) for c in codes], dtype=float)
         mix /= mix.sum()
         low_mix = mix * known_mask
@@ -433,14 +460,20 @@ def generate_rows(profiles: Sequence[SiteProfile], months: Sequence[date], seed:
     n_s, n_m, n_k, n_e = cube.num.shape
     per_site = n_m * n_k * n_e
     periods = np.array([np.datetime64(m, "s") for m in cube.months], dtype="datetime64[s]")
-    return pd.DataFrame({
-        "site_code": pd.array(np.repeat(np.array(cube.sites, dtype=object), per_site), dtype="string"),
-        "period": np.tile(np.repeat(periods, n_k * n_e), n_s),
-        "measure_code": pd.array(np.tile(np.repeat(np.array(cube.measures, dtype=object), n_e), n_s * n_m), dtype="string"),
-        "ethnic_category": pd.array(np.tile(np.array(cube.ethnic_codes, dtype=object), n_s * n_m * n_k), dtype="string"),
-        "numerator": cube.num.reshape(-1),
-        "denominator": cube.den.reshape(-1),
-    })
+    return pd.DataFrame(
+        {
+            "site_code": pd.array(np.repeat(np.array(cube.sites, dtype=object), per_site), dtype="string"),
+            "period": np.tile(np.repeat(periods, n_k * n_e), n_s),
+            "measure_code": pd.array(
+                np.tile(np.repeat(np.array(cube.measures, dtype=object), n_e), n_s * n_m), dtype="string"
+            ),
+            "ethnic_category": pd.array(
+                np.tile(np.array(cube.ethnic_codes, dtype=object), n_s * n_m * n_k), dtype="string"
+            ),
+            "numerator": cube.num.reshape(-1),
+            "denominator": cube.den.reshape(-1),
+        }
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -448,8 +481,21 @@ def generate_rows(profiles: Sequence[SiteProfile], months: Sequence[date], seed:
 # --------------------------------------------------------------------------------------------
 
 _MONTH_ABBR = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_MONTH_NAME = ("", "January", "February", "March", "April", "May", "June", "July", "August",
-               "September", "October", "November", "December")
+_MONTH_NAME = (
+    "",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 @dataclass(frozen=True)
@@ -457,18 +503,18 @@ class FileStyle:
     """How one file is spelled. Every combination used here is accepted by the data contract."""
 
     name: str
-    fmt: str = "csv"                   # csv | xlsx
+    fmt: str = "csv"  # csv | xlsx
     headers: tuple[str, ...] = CANONICAL_HEADERS
-    period: str = "iso_month"          # iso_month | iso_date | dmy | mon_yyyy | month_yyyy | excel_date
+    period: str = "iso_month"  # iso_month | iso_date | dmy | mon_yyyy | month_yyyy | excel_date
     excel_date_format: str = "mmm-yy"
-    ethnic: str = "code"               # code | label | upper_squeezed | lower_spaced | padded
-    unknown: str = "code"              # how 99 is written: code | label | blank | unknown
+    ethnic: str = "code"  # code | label | upper_squeezed | lower_spaced | padded
+    unknown: str = "code"  # how 99 is written: code | label | blank | unknown
     measure_lower: bool = False
-    thousands: bool = False            # numbers >= 1000 as "1,234"
+    thousands: bool = False  # numbers >= 1000 as "1,234"
     bom: bool = False
     crlf: bool = False
     extra_column: str | None = None
-    sheet: str = "first"               # xlsx: "data" (after a cover sheet) | "first"
+    sheet: str = "first"  # xlsx: "data" (after a cover sheet) | "first"
     cover_sheet: str | None = None
     trailing_sheet: str | None = None
     data_sheet_name: str = "Sheet1"
@@ -479,32 +525,104 @@ class FileStyle:
 _H_REPORTING = ("Site", "Reporting Period", "Indicator", "Ethnic Group", "Events", "Population")
 _H_ORG = ("org_code", "Month", "Measure", "Ethnicity", "Num", "Denom")
 
-STYLES: dict[str, FileStyle] = {s.name: s for s in (
-    FileStyle("canonical"),
-    FileStyle("csv_bom_labels", headers=_H_REPORTING, period="dmy", ethnic="label", unknown="label",
-              thousands=True, bom=True, crlf=True),
-    FileStyle("csv_org_blank", headers=_H_ORG, period="mon_yyyy", ethnic="upper_squeezed", unknown="blank",
-              measure_lower=True, extra_column="notes"),
-    FileStyle("csv_provider_notes", headers=("Provider Code", "Period Start", "Measure", "Ethnic Code", "Count", "Total"),
-              period="iso_date", extra_column="notes"),
-    FileStyle("csv_hyphen_lower",
-              headers=("Site-Code", "Reporting-Period", "Indicator", "Ethnic-Category", "Events", "Population"),
-              period="month_yyyy", ethnic="lower_spaced", unknown="unknown", thousands=True, bom=True),
-    FileStyle("xlsx_data_sheet", fmt="xlsx", period="excel_date", excel_date_format="mmm-yy", sheet="data",
-              cover_sheet="About", data_sheet_name="data"),
-    FileStyle("xlsx_titled", fmt="xlsx", headers=_H_REPORTING, period="mon_yyyy", ethnic="label", unknown="blank",
-              title_rows=2, data_sheet_name="Return", trailing_sheet="Notes"),
-    FileStyle("xlsx_data_titled", fmt="xlsx", headers=tuple(h.upper() for h in CANONICAL_HEADERS),
-              period="excel_date", excel_date_format="dd/mm/yyyy", ethnic="padded", unknown="label",
-              sheet="data", cover_sheet="Instructions", data_sheet_name="data", title_rows=1,
-              number_format="#,##0"),
-    FileStyle("xlsx_plain", fmt="xlsx", headers=_H_ORG, period="iso_month", data_sheet_name="Sheet1"),
-)}
+STYLES: dict[str, FileStyle] = {
+    s.name: s
+    for s in (
+        FileStyle("canonical"),
+        FileStyle(
+            "csv_bom_labels",
+            headers=_H_REPORTING,
+            period="dmy",
+            ethnic="label",
+            unknown="label",
+            thousands=True,
+            bom=True,
+            crlf=True,
+        ),
+        FileStyle(
+            "csv_org_blank",
+            headers=_H_ORG,
+            period="mon_yyyy",
+            ethnic="upper_squeezed",
+            unknown="blank",
+            measure_lower=True,
+            extra_column="notes",
+        ),
+        FileStyle(
+            "csv_provider_notes",
+            headers=("Provider Code", "Period Start", "Measure", "Ethnic Code", "Count", "Total"),
+            period="iso_date",
+            extra_column="notes",
+        ),
+        FileStyle(
+            "csv_hyphen_lower",
+            headers=("Site-Code", "Reporting-Period", "Indicator", "Ethnic-Category", "Events", "Population"),
+            period="month_yyyy",
+            ethnic="lower_spaced",
+            unknown="unknown",
+            thousands=True,
+            bom=True,
+        ),
+        FileStyle(
+            "xlsx_data_sheet",
+            fmt="xlsx",
+            period="excel_date",
+            excel_date_format="mmm-yy",
+            sheet="data",
+            cover_sheet="About",
+            data_sheet_name="data",
+        ),
+        FileStyle(
+            "xlsx_titled",
+            fmt="xlsx",
+            headers=_H_REPORTING,
+            period="mon_yyyy",
+            ethnic="label",
+            unknown="blank",
+            title_rows=2,
+            data_sheet_name="Return",
+            trailing_sheet="Notes",
+        ),
+        FileStyle(
+            "xlsx_data_titled",
+            fmt="xlsx",
+            headers=tuple(h.upper() for h in CANONICAL_HEADERS),
+            period="excel_date",
+            excel_date_format="dd/mm/yyyy",
+            ethnic="padded",
+            unknown="label",
+            sheet="data",
+            cover_sheet="Instructions",
+            data_sheet_name="data",
+            title_rows=1,
+            number_format="#,##0",
+        ),
+        FileStyle("xlsx_plain", fmt="xlsx", headers=_H_ORG, period="iso_month", data_sheet_name="Sheet1"),
+    )
+}
 
 _C = "canonical"
 STYLE_CYCLE: tuple[str, ...] = (
-    _C, "csv_bom_labels", _C, "xlsx_data_sheet", _C, "csv_org_blank", _C, "xlsx_titled", _C,
-    "csv_provider_notes", _C, "xlsx_data_titled", _C, "csv_hyphen_lower", _C, "xlsx_plain", _C, _C, _C, _C,
+    _C,
+    "csv_bom_labels",
+    _C,
+    "xlsx_data_sheet",
+    _C,
+    "csv_org_blank",
+    _C,
+    "xlsx_titled",
+    _C,
+    "csv_provider_notes",
+    _C,
+    "xlsx_data_titled",
+    _C,
+    "csv_hyphen_lower",
+    _C,
+    "xlsx_plain",
+    _C,
+    _C,
+    _C,
+    _C,
 )
 
 
@@ -570,13 +688,13 @@ def _note(denominator: int) -> str:
 # Writing
 # --------------------------------------------------------------------------------------------
 
+
 def arrival_time(site_code: str, month: date) -> datetime:
     """When a site-month's file plausibly arrives (UTC): around the 10th of the next month."""
-    h = zlib.crc32(f"{site_code}|{month:%Y-%m}".encode("utf-8"))
+    h = zlib.crc32(f"{site_code}|{month:%Y-%m}".encode())
     first_next = date(month.year + month.month // 12, month.month % 12 + 1, 1)
     day = first_next + timedelta(days=9 + (h % 6) - 2)
-    return datetime(day.year, day.month, day.day, 8 + (h >> 3) % 10, (h >> 8) % 60, (h >> 14) % 60,
-                    tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, 8 + (h >> 3) % 10, (h >> 8) % 60, (h >> 14) % 60, tzinfo=UTC)
 
 
 def month_range(start: date, end: date) -> list[date]:
@@ -593,8 +711,16 @@ def _canonical_text(site: str, month: date, prefixes: list[str], num: list[int],
     return ",".join(CANONICAL_HEADERS) + "\n" + body + "\n"
 
 
-def _variant_rows(style: FileStyle, site: str, month: date, measures: Sequence[str],
-                  ethnic: list[str | None], num: list[int], den: list[int], for_excel: bool) -> list[list]:
+def _variant_rows(
+    style: FileStyle,
+    site: str,
+    month: date,
+    measures: Sequence[str],
+    ethnic: list[str | None],
+    num: list[int],
+    den: list[int],
+    for_excel: bool,
+) -> list[list]:
     if style.period == "excel_date":
         period: object = datetime(month.year, month.month, 1)
     else:
@@ -651,10 +777,14 @@ def _write_xlsx(path: Path, style: FileStyle, site: str, month: date, rows: list
     if style.cover_sheet:
         cover = wb.create_sheet(style.cover_sheet)
         cover.append(["LAN maternity equity return"])
-        cover.append([f"The return is on the '{style.data_sheet_name}' sheet: one row per measure and ethnic category."])
+        cover.append(
+            [f"The return is on the '{style.data_sheet_name}' sheet: one row per measure and ethnic category."]
+        )
     ws = wb.create_sheet(style.data_sheet_name)
-    titles = ["NHS Race and Health Observatory LAN: monthly maternity return",
-              f"Site {site}, {_MONTH_NAME[month.month]} {month.year}"]
+    titles = [
+        "NHS Race and Health Observatory LAN: monthly maternity return",
+        f"Site {site}, {_MONTH_NAME[month.month]} {month.year}",
+    ]
     for line in titles[: style.title_rows]:
         ws.append([line])
     ws.append(list(style.headers) + ([style.extra_column] if style.extra_column else []))
@@ -671,7 +801,7 @@ def _write_xlsx(path: Path, style: FileStyle, site: str, month: date, rows: list
                 cell.number_format = style.number_format
     if style.trailing_sheet:
         wb.create_sheet(style.trailing_sheet).append(["Definitions: see the LAN measure set v1."])
-    stamp = when.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
+    stamp = when.astimezone(UTC).replace(tzinfo=None, microsecond=0)
     wb.properties.creator = f"{site} maternity analyst"
     wb.properties.created = stamp
     wb.properties.modified = stamp
@@ -682,9 +812,15 @@ def _write_xlsx(path: Path, style: FileStyle, site: str, month: date, rows: list
     path.write_bytes(buf.getvalue())
 
 
-def write_returns(dest: Path, profiles: Sequence[SiteProfile] | None = None, start: date = DEFAULT_START,
-                  end: date = DEFAULT_END, seed: int = DEFAULT_SEED, variants: bool = True,
-                  set_mtime: bool = True) -> list[Path]:
+def write_returns(
+    dest: Path,
+    profiles: Sequence[SiteProfile] | None = None,
+    start: date = DEFAULT_START,
+    end: date = DEFAULT_END,
+    seed: int = DEFAULT_SEED,
+    variants: bool = True,
+    set_mtime: bool = True,
+) -> list[Path]:
     """Write one file per site-month into ``dest`` (created if missing); returns the paths written.
 
     Paths are in profile order, then month order. ``variants=False`` writes every file as the
@@ -718,8 +854,9 @@ def write_returns(dest: Path, profiles: Sequence[SiteProfile] | None = None, sta
             else:
                 if style.name not in ethnic_cache:
                     ethnic_cache[style.name] = _ethnic_texts(style, ref, cube.ethnic_codes)
-                rows = _variant_rows(style, site, month, cube.measures, ethnic_cache[style.name], num, den,
-                                     for_excel=style.fmt == "xlsx")
+                rows = _variant_rows(
+                    style, site, month, cube.measures, ethnic_cache[style.name], num, den, for_excel=style.fmt == "xlsx"
+                )
                 if style.fmt == "xlsx":
                     _write_xlsx(path, style, site, month, rows, when)
                 else:
@@ -735,6 +872,7 @@ def write_returns(dest: Path, profiles: Sequence[SiteProfile] | None = None, sta
 # Command line
 # --------------------------------------------------------------------------------------------
 
+
 def _parse_month(text: str) -> date:
     try:
         year, month = text.strip()[:7].split("-")
@@ -744,11 +882,13 @@ def _parse_month(text: str) -> date:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ingest.sample_data",
-                                     description="Write deterministic sample LAN monthly returns.")
+    parser = argparse.ArgumentParser(
+        prog="python -m ingest.sample_data", description="Write deterministic sample LAN monthly returns."
+    )
     parser.add_argument("dest", type=Path, help="folder to write the files into (created if missing)")
-    parser.add_argument("--sites", type=int, default=None,
-                        help="write N synthetic sites S001..SNNN instead of the ten LAN sites")
+    parser.add_argument(
+        "--sites", type=int, default=None, help="write N synthetic sites S001..SNNN instead of the ten LAN sites"
+    )
     parser.add_argument("--start", type=_parse_month, default=DEFAULT_START, help="first month, YYYY-MM (2023-01)")
     parser.add_argument("--end", type=_parse_month, default=DEFAULT_END, help="last month, YYYY-MM (2024-12)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed ({DEFAULT_SEED})")
@@ -761,12 +901,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--end is before --start")
     profiles = synthetic_profiles(args.sites) if args.sites else default_profiles()
     began = time.perf_counter()
-    paths = write_returns(args.dest, profiles, args.start, args.end, args.seed,
-                          variants=not args.plain, set_mtime=not args.no_mtime)
+    paths = write_returns(
+        args.dest, profiles, args.start, args.end, args.seed, variants=not args.plain, set_mtime=not args.no_mtime
+    )
     took = time.perf_counter() - began
     n_xlsx = sum(p.suffix == ".xlsx" for p in paths)
-    print(f"wrote {len(paths)} files ({len(paths) - n_xlsx} csv, {n_xlsx} xlsx) for {len(profiles)} sites x "
-          f"{len(paths) // max(1, len(profiles))} months to {args.dest} in {took:.2f} s")
+    print(
+        f"wrote {len(paths)} files ({len(paths) - n_xlsx} csv, {n_xlsx} xlsx) for {len(profiles)} sites x "
+        f"{len(paths) // max(1, len(profiles))} months to {args.dest} in {took:.2f} s"
+    )
     return 0
 
 

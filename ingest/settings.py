@@ -1,4 +1,5 @@
 """Run-time settings, all read from the environment (one place, documented in the README)."""
+
 from __future__ import annotations
 
 import os
@@ -34,7 +35,7 @@ class Settings:
     disclosure_rule: str = "msds"
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         return cls(
             lan_home=Path(env.get("LAN_HOME") or REPO_ROOT / "data").resolve(),
@@ -83,6 +84,13 @@ class Settings:
         return self.lan_home / "dagster"
 
     def make_folders(self) -> None:
-        for folder in (self.landing, self.raw, self.quarantine, self.warehouse.parent,
-                       self.publish, self.evaluation, self.dagster_home):
+        for folder in (
+            self.landing,
+            self.raw,
+            self.quarantine,
+            self.warehouse.parent,
+            self.publish,
+            self.evaluation,
+            self.dagster_home,
+        ):
             folder.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ duplicates nothing (every step is keyed by the file's sha256):
 A file whose checksum the warehouse already holds is a repeat: its arrival is recorded
 and it leaves landing/ without changing anything else.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -135,9 +136,12 @@ def waiting_paths(landing: Path) -> Iterator[tuple[Path, os.stat_result]]:
 
 def list_landing(landing: Path) -> list[LandingFile]:
     """Files waiting in landing/, oldest first (arrival order decides which resubmission is newest)."""
-    found = [LandingFile(path, sha256_of(path), stat.st_size,
-                         datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None))
-             for path, stat in waiting_paths(landing)]
+    found = [
+        LandingFile(
+            path, sha256_of(path), stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
+        )
+        for path, stat in waiting_paths(landing)
+    ]
     return sorted(found, key=lambda f: (f.received_at, f.path.name))
 
 
@@ -193,9 +197,12 @@ def keep_file(settings: Settings, parsed: ParsedFile, item: LandingFile) -> Path
         dest = settings.quarantine / stored_name(item)
         _copy_atomically(item.path, dest)
         _write_text_atomically(dest.with_name(dest.name + ".reason.txt"), reason_text(parsed, item))
-        reason = {"file_name": parsed.file_name, "sha256": item.checksum,
-                  "received_at": item.received_at.isoformat() + "Z",
-                  "problems": [p.to_dict() for p in parsed.problems]}
+        reason = {
+            "file_name": parsed.file_name,
+            "sha256": item.checksum,
+            "received_at": item.received_at.isoformat() + "Z",
+            "problems": [p.to_dict() for p in parsed.problems],
+        }
         _write_text_atomically(dest.with_name(dest.name + ".reason.json"), json.dumps(reason, indent=2) + "\n")
     return dest.relative_to(settings.lan_home)
 
@@ -206,18 +213,25 @@ def _lines(problems: Sequence[Problem]) -> str | None:
 
 def _file_record(parsed: ParsedFile, item: LandingFile, stored: Path, now: datetime, run_id: str) -> dict:
     return {
-        "checksum": item.checksum, "file_name": item.path.name,
+        "checksum": item.checksum,
+        "file_name": item.path.name,
         "outcome": "accepted" if parsed.accepted else "quarantined",
-        "stored_path": str(stored), "size_bytes": item.size_bytes,
-        "site_code": parsed.site_code, "months": [m for m in parsed.months],
+        "stored_path": str(stored),
+        "size_bytes": item.size_bytes,
+        "site_code": parsed.site_code,
+        "months": [m for m in parsed.months],
         "problems_json": json.dumps([p.to_dict() for p in parsed.problems]),
-        "problems_text": _lines(parsed.errors), "warnings_text": _lines(parsed.warnings),
-        "received_at": item.received_at, "ingested_at": now, "run_id": run_id,
+        "problems_text": _lines(parsed.errors),
+        "warnings_text": _lines(parsed.warnings),
+        "received_at": item.received_at,
+        "ingested_at": now,
+        "run_id": run_id,
     }
 
 
-def _submission_frames(accepted: list[tuple[ParsedFile, LandingFile]], now: datetime
-                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _submission_frames(
+    accepted: list[tuple[ParsedFile, LandingFile]], now: datetime
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split accepted files into site-month submissions and their rows, in one pass over the whole batch."""
     frames = [parsed.rows for parsed, _ in accepted if not parsed.rows.empty]
     if not frames:
@@ -226,12 +240,24 @@ def _submission_frames(accepted: list[tuple[ParsedFile, LandingFile]], now: date
     rows = pd.concat(frames, ignore_index=True)
     file_index = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
     checksums = pd.Series([i.checksum for i in items])
-    rows["submission_id"] = (rows["site_code"] + "_" + rows["month_start_date"].dt.strftime("%Y-%m") + "_"
-                             + checksums.str[:12].to_numpy()[file_index])
+    rows["submission_id"] = (
+        rows["site_code"]
+        + "_"
+        + rows["month_start_date"].dt.strftime("%Y-%m")
+        + "_"
+        + checksums.str[:12].to_numpy()[file_index]
+    )
     rows["_file"] = file_index
-    subs = rows.groupby("submission_id", sort=True).agg(
-        site_code=("site_code", "first"), month_start_date=("month_start_date", "first"),
-        row_count=("source_row", "size"), _file=("_file", "first")).reset_index()
+    subs = (
+        rows.groupby("submission_id", sort=True)
+        .agg(
+            site_code=("site_code", "first"),
+            month_start_date=("month_start_date", "first"),
+            row_count=("source_row", "size"),
+            _file=("_file", "first"),
+        )
+        .reset_index()
+    )
     subs["checksum"] = checksums.to_numpy()[subs["_file"]]
     subs["file_name"] = [items[i].path.name for i in subs["_file"]]
     subs["received_at"] = [items[i].received_at for i in subs["_file"]]
@@ -243,8 +269,9 @@ Checker = Callable[[list[ParsedFile]], None]
 Parser = Callable[[Sequence[Path]], list[ParsedFile]]
 
 
-def ingest_landing(settings: Settings, parse: Parser, check: Checker | None, run_id: str,
-                   now: datetime | None = None) -> IngestReport:
+def ingest_landing(
+    settings: Settings, parse: Parser, check: Checker | None, run_id: str, now: datetime | None = None
+) -> IngestReport:
     """Take in everything waiting in landing/. `parse` reads files; `check` adds structural problems."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
     settings.make_folders()
@@ -259,9 +286,16 @@ def ingest_landing(settings: Settings, parse: Parser, check: Checker | None, run
         arrivals = []
         for item in waiting:
             repeat = item.checksum in known or item.checksum in fresh
-            arrivals.append({"checksum": item.checksum, "file_name": item.path.name,
-                             "received_at": item.received_at, "ingested_at": now,
-                             "is_repeat": repeat, "run_id": run_id})
+            arrivals.append(
+                {
+                    "checksum": item.checksum,
+                    "file_name": item.path.name,
+                    "received_at": item.received_at,
+                    "ingested_at": now,
+                    "is_repeat": repeat,
+                    "run_id": run_id,
+                }
+            )
             if repeat:
                 report.repeats.append(item.path.name)
             else:

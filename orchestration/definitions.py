@@ -1,4 +1,5 @@
 """The code location: every asset, check, job, sensor and resource of the warehouse."""
+
 from __future__ import annotations
 
 import dagster as dg

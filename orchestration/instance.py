@@ -1,4 +1,5 @@
 """Setting up a LAN_HOME for Dagster: its DAGSTER_HOME and the dbt manifest."""
+
 from __future__ import annotations
 
 import os

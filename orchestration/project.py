@@ -1,4 +1,5 @@
 """The dbt project, in its own module so that Dagster code and scripts share one DbtProject."""
+
 from __future__ import annotations
 
 import sys

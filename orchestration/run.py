@@ -1,4 +1,5 @@
 """`make run`: sample returns for a new LAN_HOME, then one pipeline run over whatever is in landing/."""
+
 from __future__ import annotations
 
 import sys
@@ -20,8 +21,9 @@ def main() -> int:
 
         settings.make_folders()
         written = write_returns(settings.landing)
-        settings.sample_marker.write_text("This LAN_HOME was seeded with synthetic sample returns "
-                                          "(ingest/sample_data.py); its releases say so.\n")
+        settings.sample_marker.write_text(
+            "This LAN_HOME was seeded with synthetic sample returns (ingest/sample_data.py); its releases say so.\n"
+        )
         print(f"New LAN_HOME: put {len(written)} sample returns (synthetic data) in {settings.landing}")
 
     from orchestration.instance import prepare_environment
@@ -31,7 +33,6 @@ def main() -> int:
     import dagster as dg
 
     from orchestration.definitions import defs
-
     from orchestration.sensors import fail_abandoned_runs
 
     with dg.DagsterInstance.get() as instance:
@@ -49,7 +50,7 @@ def main() -> int:
 Pipeline run {result.run_id} succeeded in {elapsed:.0f} s.
   warehouse (pipeline only):   {settings.warehouse}
   published copy (BI tools):   {settings.published_warehouse}
-  latest evaluation release:   {release or '(none)'}
+  latest evaluation release:   {release or "(none)"}
   quarantine (refused files):  {settings.quarantine}
   run history:                 make ui, then http://127.0.0.1:3000""")
     return 0

@@ -9,8 +9,12 @@ import dagster as dg
 from ingest.settings import Settings
 from ingest.store import waiting_paths
 
-BUSY = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-        dg.DagsterRunStatus.STARTED]
+BUSY = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 def landing_fingerprint(landing: Path) -> str | None:
@@ -36,12 +40,14 @@ def fail_abandoned_runs(instance: dg.DagsterInstance, job_name: str) -> list[str
     they would look in progress for ever and the sensor would never start another run."""
     failed = []
     for run in instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=[dg.DagsterRunStatus.STARTED])):
-        starts = instance.get_records_for_run(run_id=run.run_id, of_type=dg.DagsterEventType.RUN_START,
-                                              limit=1).records
+        starts = instance.get_records_for_run(run_id=run.run_id, of_type=dg.DagsterEventType.RUN_START, limit=1).records
         pid = starts[0].event_log_entry.dagster_event.pid if starts else None
         if pid is not None and not _process_alive(pid):
-            instance.report_run_failed(run, f"The process running it (pid {pid}) ended without finishing it "
-                                            "(killed or crashed); its files are taken in by the next run.")
+            instance.report_run_failed(
+                run,
+                f"The process running it (pid {pid}) ended without finishing it "
+                "(killed or crashed); its files are taken in by the next run.",
+            )
             failed.append(run.run_id)
     return failed
 
@@ -49,8 +55,12 @@ def fail_abandoned_runs(instance: dg.DagsterInstance, job_name: str) -> list[str
 def build_landing_sensor(job) -> dg.SensorDefinition:
     """The sensor for `job` (the asset job of the whole pipeline)."""
 
-    @dg.sensor(job=job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Starts the pipeline when files land in LAN_HOME/landing (one run for all of them).")
+    @dg.sensor(
+        job=job,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Starts the pipeline when files land in LAN_HOME/landing (one run for all of them).",
+    )
     def landing_sensor(context: dg.SensorEvaluationContext):
         fail_abandoned_runs(context.instance, job.name)
         if context.instance.get_runs(filters=dg.RunsFilter(job_name=job.name, statuses=BUSY), limit=1):
@@ -60,8 +70,9 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
             return dg.SkipReason("landing/ is empty")
         # Dagster never repeats a run key: the latest successful run is part of it, so that the same files
         # landing again after a run (cp -p keeps their times) are still taken in.
-        done = context.instance.get_runs(filters=dg.RunsFilter(job_name=job.name,
-                                                               statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1)
+        done = context.instance.get_runs(
+            filters=dg.RunsFilter(job_name=job.name, statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1
+        )
         after = done[0].run_id[:8] if done else "none"
         return dg.RunRequest(run_key=f"landing-{fingerprint}-after-{after}")
 

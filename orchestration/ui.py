@@ -1,4 +1,5 @@
 """`make ui`: the Dagster UI and daemon (for the landing sensor) on http://127.0.0.1:3000."""
+
 from __future__ import annotations
 
 import os

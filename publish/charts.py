@@ -51,9 +51,20 @@ __all__ = ["draw_run_chart", "write_site_pages", "group_colour", "GROUP_COLOURS"
 #: and summary table is made again.
 CHART_VERSION = "1"
 #: The columns draw_run_chart and _summary_table read (the hash covers exactly these).
-_CHART_COLUMNS = ["series_type", "month_start_date", "ethnic_group", "value", "centre_line", "ihi_shift", "ihi_trend",
-                  "ihi_astronomical", "runs_signal", "baseline_rule", "unit"]
-_POOL_MIN_CHARTS = 16   # fewer charts than this are drawn in-process: starting workers would cost more
+_CHART_COLUMNS = [
+    "series_type",
+    "month_start_date",
+    "ethnic_group",
+    "value",
+    "centre_line",
+    "ihi_shift",
+    "ihi_trend",
+    "ihi_astronomical",
+    "runs_signal",
+    "baseline_rule",
+    "unit",
+]
+_POOL_MIN_CHARTS = 16  # fewer charts than this are drawn in-process: starting workers would cost more
 
 # Okabe-Ito palette, fixed per ethnic group (the ethnic_group values of shared/reference/ethnic_category.csv)
 GROUP_COLOURS: dict[str, str] = {
@@ -142,16 +153,33 @@ def draw_run_chart(
             if col in g.columns:
                 s = g[g[col].fillna(False).astype(bool) & has]
                 if len(s):
-                    ax.scatter(s["month"], s["value"], marker=marker, s=size**2, facecolor=colour,
-                               edgecolor="black", linewidth=0.8, zorder=4)
+                    ax.scatter(
+                        s["month"],
+                        s["value"],
+                        marker=marker,
+                        s=size**2,
+                        facecolor=colour,
+                        edgecolor="black",
+                        linewidth=0.8,
+                        zorder=4,
+                    )
         runs = bool(g["runs_signal"].fillna(False).astype(bool).any()) if "runs_signal" in g.columns else False
         label = f"{group}{' (runs signal)' if runs else ''}"
         group_handles.append(Line2D([], [], color=colour, lw=2, marker="o", ms=4, label=label))
 
     start = pd.Timestamp(programme_start)
     ax.axvline(start, color="#444444", lw=1.4, ls=":", zorder=1)
-    ax.annotate("Programme start", xy=(start, 1.0), xycoords=("data", "axes fraction"), xytext=(4, -4),
-                textcoords="offset points", ha="left", va="top", fontsize=9.5, color="#333333")
+    ax.annotate(
+        "Programme start",
+        xy=(start, 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(4, -4),
+        textcoords="offset points",
+        ha="left",
+        va="top",
+        fontsize=9.5,
+        color="#333333",
+    )
 
     ax.set_ylabel(unit or "Value", fontsize=11)
     ax.set_xlabel("Month", fontsize=11)
@@ -171,13 +199,29 @@ def draw_run_chart(
     ax.set_title(sub, fontsize=9.5, loc="left", color="#444444")
 
     key = [Line2D([], [], color="#555555", lw=1.2, ls="--", label="Baseline median")]
-    key += [Line2D([], [], ls="none", marker=m, ms=s * 0.8, markerfacecolor="white", markeredgecolor="black",
-                   label=lab) for m, s, lab in SIGNAL_MARKERS.values()]
-    leg1 = ax.legend(handles=group_handles, title="Ethnic group", loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                     fontsize=9, title_fontsize=9.5, frameon=False)
+    key += [
+        Line2D([], [], ls="none", marker=m, ms=s * 0.8, markerfacecolor="white", markeredgecolor="black", label=lab)
+        for m, s, lab in SIGNAL_MARKERS.values()
+    ]
+    leg1 = ax.legend(
+        handles=group_handles,
+        title="Ethnic group",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=9,
+        title_fontsize=9.5,
+        frameon=False,
+    )
     ax.add_artist(leg1)
-    ax.legend(handles=key, title="Signals (IHI run-chart rules)", loc="lower left", bbox_to_anchor=(1.01, 0.0),
-              fontsize=8.5, title_fontsize=9.5, frameon=False)
+    ax.legend(
+        handles=key,
+        title="Signals (IHI run-chart rules)",
+        loc="lower left",
+        bbox_to_anchor=(1.01, 0.0),
+        fontsize=8.5,
+        title_fontsize=9.5,
+        frameon=False,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png")
     return path
@@ -232,16 +276,20 @@ def _summary_table(pts: pd.DataFrame, programme_start: date) -> str:
             *[f"<td>{int(gs[c].fillna(False).astype(bool).sum())}</td>" for c in SIGNAL_MARKERS],
         ]
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    head = ("<tr><th>Ethnic group</th><th>Latest value</th><th>Baseline median</th><th>Anhøj runs signal</th>"
-            "<th>Shift points since start</th><th>Trend points since start</th>"
-            "<th>Astronomical points since start</th></tr>")
+    head = (
+        "<tr><th>Ethnic group</th><th>Latest value</th><th>Baseline median</th><th>Anhøj runs signal</th>"
+        "<th>Shift points since start</th><th>Trend points since start</th>"
+        "<th>Astronomical points since start</th></tr>"
+    )
     return f"<table>{head}{''.join(rows)}</table>"
 
 
 def _page(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )
 
 
 def _meta(meta: pd.DataFrame, measure: str, column: str) -> str | None:
@@ -274,8 +322,19 @@ def _inputs_key(chart: _Chart, rows: pd.DataFrame, row_hashes: np.ndarray) -> st
     """sha256 of everything the chart and its summary table are made from: its rows (each row's 64-bit
     pandas hash, in ethnic group and month order), the columns, title, unit, programme start and versions."""
     order = rows.sort_values(["ethnic_group", "month_start_date"], kind="stable")["_row"].to_numpy()
-    digest = hashlib.sha256(json.dumps([CHART_VERSION, matplotlib.__version__, pd.__version__, chart.title,
-                                        chart.unit, str(chart.programme_start), list(chart.points.columns)]).encode())
+    digest = hashlib.sha256(
+        json.dumps(
+            [
+                CHART_VERSION,
+                matplotlib.__version__,
+                pd.__version__,
+                chart.title,
+                chart.unit,
+                str(chart.programme_start),
+                list(chart.points.columns),
+            ]
+        ).encode()
+    )
     digest.update(row_hashes[order].tobytes())
     return digest.hexdigest()
 
@@ -286,8 +345,11 @@ def _cached_summary(chart: _Chart) -> str | None:
         kept = json.loads(chart.sidecar.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if (kept.get("inputs_sha256") != chart.key or not isinstance(kept.get("summary_html"), str)
-            or not chart.png.is_file()):
+    if (
+        kept.get("inputs_sha256") != chart.key
+        or not isinstance(kept.get("summary_html"), str)
+        or not chart.png.is_file()
+    ):
         return None
     return kept["summary_html"]
 
@@ -316,14 +378,20 @@ def _render_all(charts: list[_Chart], workers: int | None) -> list[str]:
     if workers == 1 or len(charts) < _POOL_MIN_CHARTS:
         return [_render(c) for c in charts]
     # spawn, not fork: the caller (Dagster, DuckDB) has threads, and a forked copy of them can deadlock.
-    with ProcessPoolExecutor(max_workers=min(workers, len(charts)),
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(charts)), mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
         return list(pool.map(_render, charts, chunksize=4))
 
 
 def write_site_pages(
-    points: pd.DataFrame, measures: pd.DataFrame, dest: Path, programme_start: date, *,
-    workers: int | None = None, stats: dict | None = None,
+    points: pd.DataFrame,
+    measures: pd.DataFrame,
+    dest: Path,
+    programme_start: date,
+    *,
+    workers: int | None = None,
+    stats: dict | None = None,
 ) -> list[Path]:
     """Write every site's charts and pages under `dest`. Returns the paths written: PNGs, site pages, index.
 
@@ -358,8 +426,9 @@ def write_site_pages(
             mp = rows[drawn_columns]
             name = _meta(meta, measure, "measure_name") or str(measure)
             unit = _meta(meta, measure, "unit")
-            chart = _Chart(mp, f"{page}: {name}", programme_start, dest / slug / f"{_slug(measure)}.png", unit,
-                           measure, name)
+            chart = _Chart(
+                mp, f"{page}: {name}", programme_start, dest / slug / f"{_slug(measure)}.png", unit, measure, name
+            )
             chart.key = _inputs_key(chart, rows, row_hashes)
             chart.summary = _cached_summary(chart)
             charts.append(chart)
@@ -392,8 +461,10 @@ def write_site_pages(
                 f'alt="Run chart of {html.escape(name)} by ethnic group, {html.escape(page)}">\n'
                 f"{chart.summary}"
             )
-        nav = "".join(f'<a href="#{html.escape(_slug(m))}">{html.escape(m)}</a>'
-                      for m in sorted(site_pts["measure_code"].dropna().unique()))
+        nav = "".join(
+            f'<a href="#{html.escape(_slug(m))}">{html.escape(m)}</a>'
+            for m in sorted(site_pts["measure_code"].dropna().unique())
+        )
         body = (
             f'<p><a href="index.html">&larr; All sites</a></p><h1>{html.escape(page)}: run charts by ethnic group</h1>'
             f'<p class="note">Programme start: {pd.Timestamp(programme_start):%d %B %Y}. Each line is an ethnic '

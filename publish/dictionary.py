@@ -1,4 +1,5 @@
 """The data dictionary, generated from the dbt project's model and column descriptions (one source of truth)."""
+
 from __future__ import annotations
 
 import json
@@ -29,6 +30,12 @@ def describe_tables(manifest: dict, tables: Iterable[str]) -> pd.DataFrame:
             raise KeyError(f"{table} is not documented in the dbt project (marts model or `published` source)")
         rows.append({"table": table, "column": "", "type": "table", "meaning": node.get("description", "")})
         for column in node.get("columns", {}).values():
-            rows.append({"table": table, "column": column["name"], "type": column.get("data_type") or "",
-                         "meaning": column.get("description", "")})
+            rows.append(
+                {
+                    "table": table,
+                    "column": column["name"],
+                    "type": column.get("data_type") or "",
+                    "meaning": column.get("description", ""),
+                }
+            )
     return pd.DataFrame(rows, columns=["table", "column", "type", "meaning"])

@@ -127,6 +127,7 @@ counts it narrows the number of records of unknown ethnicity a little); so do th
 `NON_COUNT_NUMERIC_COLUMNS` (settings, calendar fields, gap_metrics' n_months and
 months_flagged, which count months, not people).
 """
+
 from __future__ import annotations
 
 import math
@@ -163,18 +164,32 @@ RULE_NAMES = ("msds", "hes")
 SUPPRESSED_MARK = "*"
 
 # Columns that are counts of people or events wherever they appear.
-KNOWN_COUNT_COLUMNS = frozenset({
-    "numerator", "denominator", "denominator_total", "denominator_known",
-    "reference_numerator", "reference_denominator",
-})
+KNOWN_COUNT_COLUMNS = frozenset(
+    {
+        "numerator",
+        "denominator",
+        "denominator_total",
+        "denominator_known",
+        "reference_numerator",
+        "reference_denominator",
+    }
+)
 # Count-like values derived from counts: recomputed from rounded counts, then rounded to BASE.
 DERIVED_COUNT_COLUMNS = frozenset({"excess_events"})
 # What add_statistics (re)computes; each one present in a gap_metrics table is replaced.
 GAP_STATISTIC_COLUMNS = (
-    "rate", "rate_lower_95", "rate_upper_95", "reference_rate",
-    "rate_ratio", "rate_ratio_lower_95", "rate_ratio_upper_95",
-    "rate_difference", "rate_difference_lower_95", "rate_difference_upper_95",
-    "excess_events", "gap_assessment",
+    "rate",
+    "rate_lower_95",
+    "rate_upper_95",
+    "reference_rate",
+    "rate_ratio",
+    "rate_ratio_lower_95",
+    "rate_ratio_upper_95",
+    "rate_difference",
+    "rate_difference_lower_95",
+    "rate_difference_upper_95",
+    "excess_events",
+    "gap_assessment",
 )
 _OWN_STATISTICS = ("rate", "rate_lower_95", "rate_upper_95")
 _COMPARISONS = tuple(c for c in GAP_STATISTIC_COLUMNS if c not in _OWN_STATISTICS and c != "gap_assessment")
@@ -182,9 +197,17 @@ _COMPARISONS = tuple(c for c in GAP_STATISTIC_COLUMNS if c not in _OWN_STATISTIC
 _GAP_HELPERS = ("reference_numerator", "reference_denominator", "multiplier", "higher_is_better", "is_reference")
 # Numbers that are not counts of people or events (settings, calendar, counts of months) and may
 # pass unchanged through a table that holds counts.
-NON_COUNT_NUMERIC_COLUMNS = frozenset({
-    "multiplier", "completeness_threshold", "year", "month_number", "sort_order", "n_months", "months_flagged",
-})
+NON_COUNT_NUMERIC_COLUMNS = frozenset(
+    {
+        "multiplier",
+        "completeness_threshold",
+        "year",
+        "month_number",
+        "sort_order",
+        "n_months",
+        "months_flagged",
+    }
+)
 # Where two gap_metrics rows are compared: the same geography, measure and period.
 GAP_GROUP_KEYS = ("geography_level", "site_code", "measure_code", "period_type", "period_label")
 # proportion column -> (numerator count, denominator count), recomputed after rounding.
@@ -231,17 +254,23 @@ class DisclosureRule:
     @property
     def description(self) -> str:
         """The rule in plain words, for the manifest and the README."""
-        hidden = (f"a count of 0 is shown as 0; a count from 1 to {SMALL_MAX} is not shown ('{SUPPRESSED_MARK}' "
-                  f"in CSV files, null (empty) in Parquet files); every other count is rounded to the nearest "
-                  f"multiple of {BASE}.")
+        hidden = (
+            f"a count of 0 is shown as 0; a count from 1 to {SMALL_MAX} is not shown ('{SUPPRESSED_MARK}' "
+            f"in CSV files, null (empty) in Parquet files); every other count is rounded to the nearest "
+            f"multiple of {BASE}."
+        )
         if self.suppresses:
-            return (f"HES style: {hidden} Rates, intervals, ratios, differences, excess events and completeness "
-                    f"are recomputed from the rounded counts, and are left empty where a count they need is "
-                    f"not shown.")
-        return (f"NHS England maternity statistics (MSDS): {hidden} Rates, intervals, ratios, differences, "
-                f"excess events and completeness are recomputed from the rounded counts; for a count that is "
-                f"not shown they are computed as if it were {BASE}, NHS England's maternity statistics "
-                f"convention, so they are indicative only.")
+            return (
+                f"HES style: {hidden} Rates, intervals, ratios, differences, excess events and completeness "
+                f"are recomputed from the rounded counts, and are left empty where a count they need is "
+                f"not shown."
+            )
+        return (
+            f"NHS England maternity statistics (MSDS): {hidden} Rates, intervals, ratios, differences, "
+            f"excess events and completeness are recomputed from the rounded counts; for a count that is "
+            f"not shown they are computed as if it were {BASE}, NHS England's maternity statistics "
+            f"convention, so they are indicative only."
+        )
 
     def working_count(self, count: int) -> int | None:
         """The value statistics are computed from (None: withheld). Raises on a negative or fractional count.
@@ -294,7 +323,8 @@ def round_to_base(values, base: int = BASE) -> np.ndarray:
 def _whole_counts(series: pd.Series, column: str) -> tuple[np.ndarray, np.ndarray]:
     """(values as int64 with missing set to 0, missing mask); raises on anything but whole numbers >= 0."""
     if pd.api.types.is_bool_dtype(series.dtype) or (
-            series.dtype == object and series.map(lambda v: isinstance(v, (bool, np.bool_))).any()):
+        series.dtype == object and series.map(lambda v: isinstance(v, (bool, np.bool_))).any()
+    ):
         raise ValueError(f"column {column!r} holds booleans, not counts")
     numeric = pd.to_numeric(series.astype("object"), errors="coerce")
     missing = series.isna().to_numpy()
@@ -303,8 +333,9 @@ def _whole_counts(series: pd.Series, column: str) -> tuple[np.ndarray, np.ndarra
     bad |= (values < 0) | (values != np.floor(values)) | ~np.isfinite(values)
     if bad.any():
         example = series[bad].iloc[0]
-        raise ValueError(f"column {column!r} holds {int(bad.sum())} value(s) that are not whole counts >= 0, "
-                         f"e.g. {example!r}")
+        raise ValueError(
+            f"column {column!r} holds {int(bad.sum())} value(s) that are not whole counts >= 0, e.g. {example!r}"
+        )
     return values.astype("int64"), missing
 
 
@@ -350,22 +381,29 @@ def suppressed_cells(frame: pd.DataFrame, count_columns: Iterable[str], rule: Di
     return pd.DataFrame(out, index=frame.index, dtype=bool)
 
 
-def _recompute_proportions(frame: pd.DataFrame, working: pd.DataFrame, counts: set[str],
-                           proportions: Mapping[str, tuple[str, str]] | None) -> None:
+def _recompute_proportions(
+    frame: pd.DataFrame, working: pd.DataFrame, counts: set[str], proportions: Mapping[str, tuple[str, str]] | None
+) -> None:
     chosen = DEFAULT_PROPORTIONS if proportions is None else proportions
     for column, (num, den) in chosen.items():
         if column not in frame.columns:
             continue
         if num not in counts or den not in counts:
-            raise ValueError(f"{column!r} is a proportion of {num!r} and {den!r}, which must be count columns of "
-                             f"the table so that it can be recomputed from rounded counts")
+            raise ValueError(
+                f"{column!r} is a proportion of {num!r} and {den!r}, which must be count columns of "
+                f"the table so that it can be recomputed from rounded counts"
+            )
         n = working[num].astype("Float64")
         d = working[den].astype("Float64")
         frame[column] = (n / d.where(d > 0)).astype("float64")
 
 
-def apply_disclosure(frame: pd.DataFrame, count_columns: Iterable[str], rule: DisclosureRule,
-                     proportions: Mapping[str, tuple[str, str]] | None = None) -> pd.DataFrame:
+def apply_disclosure(
+    frame: pd.DataFrame,
+    count_columns: Iterable[str],
+    rule: DisclosureRule,
+    proportions: Mapping[str, tuple[str, str]] | None = None,
+) -> pd.DataFrame:
     """A copy of a plain count table with every count column protected by `rule`.
 
     Count columns come back as nullable Int64 as shown (hidden 1..7 or missing = <NA>).
@@ -399,13 +437,18 @@ def _reference_mask(frame: pd.DataFrame) -> pd.Series:
         return (frame["ethnic_group"] == frame["reference_group"]).fillna(False).astype(bool)
     if "gap_assessment" in frame.columns:
         return (frame["gap_assessment"] == "reference").fillna(False).astype(bool)
-    raise ValueError("cannot tell the reference group's rows: need is_reference, ethnic_group and "
-                     "reference_group, or gap_assessment")
+    raise ValueError(
+        "cannot tell the reference group's rows: need is_reference, ethnic_group and reference_group, or gap_assessment"
+    )
 
 
-def protect_gap_metrics(frame: pd.DataFrame, rule: DisclosureRule, measures: pd.DataFrame | None = None,
-                        confidence: float = 0.95,
-                        statistics: Callable[..., pd.DataFrame] | None = None) -> pd.DataFrame:
+def protect_gap_metrics(
+    frame: pd.DataFrame,
+    rule: DisclosureRule,
+    measures: pd.DataFrame | None = None,
+    confidence: float = 0.95,
+    statistics: Callable[..., pd.DataFrame] | None = None,
+) -> pd.DataFrame:
     """A copy of a gap_metrics-like table with protected counts and every statistic recomputed.
 
     Statistics come from the counts' working values (a hidden count is 5 under ``msds``; under
@@ -423,12 +466,20 @@ def protect_gap_metrics(frame: pd.DataFrame, rule: DisclosureRule, measures: pd.
         if needed not in columns:
             raise KeyError(f"a gap_metrics table needs {needed!r}")
     count_columns = [c for c in columns if c in KNOWN_COUNT_COLUMNS]
-    unknown = [c for c in columns
-               if c not in KNOWN_COUNT_COLUMNS and c not in GAP_STATISTIC_COLUMNS and c not in NON_COUNT_NUMERIC_COLUMNS
-               and pd.api.types.is_numeric_dtype(frame[c].dtype) and not pd.api.types.is_bool_dtype(frame[c].dtype)]
+    unknown = [
+        c
+        for c in columns
+        if c not in KNOWN_COUNT_COLUMNS
+        and c not in GAP_STATISTIC_COLUMNS
+        and c not in NON_COUNT_NUMERIC_COLUMNS
+        and pd.api.types.is_numeric_dtype(frame[c].dtype)
+        and not pd.api.types.is_bool_dtype(frame[c].dtype)
+    ]
     if unknown:
-        raise ValueError(f"gap_metrics column(s) {', '.join(unknown)} are numbers this module does not know how to "
-                         f"protect; refusing to publish them as they are")
+        raise ValueError(
+            f"gap_metrics column(s) {', '.join(unknown)} are numbers this module does not know how to "
+            f"protect; refusing to publish them as they are"
+        )
     add_statistics = statistics or _default_add_statistics()
 
     work = frame.reset_index(drop=True).copy()
@@ -444,10 +495,12 @@ def protect_gap_metrics(frame: pd.DataFrame, rule: DisclosureRule, measures: pd.
         reference = work.loc[is_reference, keys + ["numerator", "denominator"]]
         if reference.duplicated(keys).any():
             raise ValueError(f"more than one reference row for the same {', '.join(keys)}")
-        reference = reference.rename(columns={"numerator": "reference_numerator",
-                                              "denominator": "reference_denominator"})
-        merged = work.drop(columns=["reference_numerator", "reference_denominator"], errors="ignore") \
-            .merge(reference, on=keys, how="left", validate="many_to_one")
+        reference = reference.rename(
+            columns={"numerator": "reference_numerator", "denominator": "reference_denominator"}
+        )
+        merged = work.drop(columns=["reference_numerator", "reference_denominator"], errors="ignore").merge(
+            reference, on=keys, how="left", validate="many_to_one"
+        )
         work["reference_numerator"] = merged["reference_numerator"].astype("Int64").to_numpy()
         work["reference_denominator"] = merged["reference_denominator"].astype("Int64").to_numpy()
 
@@ -465,9 +518,12 @@ def protect_gap_metrics(frame: pd.DataFrame, rule: DisclosureRule, measures: pd.
     ref_missing = (work["reference_numerator"].isna() | work["reference_denominator"].isna()).to_numpy()
     # add_statistics sees only whole counts: stand-ins where a count is withheld, results masked below.
     inputs = work.copy()
-    for column, stand_in, hidden in (("numerator", 1, own_missing), ("denominator", 2, own_missing),
-                                     ("reference_numerator", 1, ref_missing),
-                                     ("reference_denominator", 2, ref_missing)):
+    for column, stand_in, hidden in (
+        ("numerator", 1, own_missing),
+        ("denominator", 2, own_missing),
+        ("reference_numerator", 1, ref_missing),
+        ("reference_denominator", 2, ref_missing),
+    ):
         values = inputs[column].astype("Int64").to_numpy(dtype="float64", na_value=np.nan)
         values[hidden] = stand_in
         inputs[column] = values.astype("int64")
@@ -491,8 +547,9 @@ def protect_gap_metrics(frame: pd.DataFrame, rule: DisclosureRule, measures: pd.
             values[is_reference.to_numpy()] = "reference"
             out[column] = pd.Series(values, dtype=frame[column].dtype)
             continue
-        values = pd.to_numeric(result[column], errors="coerce").astype("Float64") \
-            .to_numpy(dtype="float64", na_value=np.nan)
+        values = (
+            pd.to_numeric(result[column], errors="coerce").astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+        )
         values[own_missing] = np.nan
         if column in _COMPARISONS:
             values[ref_missing] = np.nan

@@ -98,6 +98,7 @@ How the query works (one DuckDB statement, read-only, with no temporary tables)
 * About 1M fact rows (130 sites x 60 months x 7 measures x 18 codes) take roughly 1-2 s at the
   group level on two cores, numpy statistics included.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -110,27 +111,58 @@ import pyarrow as pa
 
 from publish import statistics as st
 
-__all__ = ["GAP_COLUMNS", "GAP_CATEGORY_COLUMNS", "INPUT_COLUMNS", "add_statistics", "build_gap_metrics",
-           "gap_columns", "interval_suffix"]
+__all__ = [
+    "GAP_COLUMNS",
+    "GAP_CATEGORY_COLUMNS",
+    "INPUT_COLUMNS",
+    "add_statistics",
+    "build_gap_metrics",
+    "gap_columns",
+    "interval_suffix",
+]
 
 #: Columns add_statistics reads (and the only ones it depends on).
 INPUT_COLUMNS = [
-    "numerator", "denominator", "reference_numerator", "reference_denominator",
-    "multiplier", "higher_is_better", "is_reference",
+    "numerator",
+    "denominator",
+    "reference_numerator",
+    "reference_denominator",
+    "multiplier",
+    "higher_is_better",
+    "is_reference",
 ]
 
 _STAT_COLUMNS = [
-    "rate", "rate_lower_95", "rate_upper_95",
-    "reference_group", "reference_numerator", "reference_denominator", "reference_rate",
-    "rate_ratio", "rate_ratio_lower_95", "rate_ratio_upper_95",
-    "rate_difference", "rate_difference_lower_95", "rate_difference_upper_95",
-    "excess_events", "gap_assessment",
-    "meets_completeness_threshold", "months_flagged", "n_months",
-    "multiplier", "higher_is_better", "is_reference",
+    "rate",
+    "rate_lower_95",
+    "rate_upper_95",
+    "reference_group",
+    "reference_numerator",
+    "reference_denominator",
+    "reference_rate",
+    "rate_ratio",
+    "rate_ratio_lower_95",
+    "rate_ratio_upper_95",
+    "rate_difference",
+    "rate_difference_lower_95",
+    "rate_difference_upper_95",
+    "excess_events",
+    "gap_assessment",
+    "meets_completeness_threshold",
+    "months_flagged",
+    "n_months",
+    "multiplier",
+    "higher_is_better",
+    "is_reference",
 ]
 _KEY_COLUMNS = [
-    "geography_level", "site_code", "measure_code", "period_type", "period_label",
-    "period_start", "period_end",
+    "geography_level",
+    "site_code",
+    "measure_code",
+    "period_type",
+    "period_label",
+    "period_start",
+    "period_end",
 ]
 
 #: Output column order of build_gap_metrics(level="group").
@@ -430,8 +462,12 @@ def build_gap_metrics(
     """
     if level not in _LEVELS:
         raise ValueError(f"level must be 'group' or 'category', got {level!r}")
-    groups = [r[0] for r in con.execute(
-        "SELECT DISTINCT ethnic_group FROM marts.dim_ethnic_category WHERE is_known ORDER BY 1").fetchall()]
+    groups = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT ethnic_group FROM marts.dim_ethnic_category WHERE is_known ORDER BY 1"
+        ).fetchall()
+    ]
     if reference_group not in groups:
         raise ValueError(f"reference_group {reference_group!r} is not a known ethnic group; known: {groups}")
     start = date(programme_start.year, programme_start.month, 1)
@@ -445,8 +481,15 @@ def build_gap_metrics(
     if len(unknown_measures):
         raise ValueError(f"measures missing from marts.dim_measure (or without multiplier): {sorted(unknown_measures)}")
 
-    for column in ("numerator", "denominator", "reference_numerator", "reference_denominator",
-                   "months_flagged", "n_months", "multiplier"):
+    for column in (
+        "numerator",
+        "denominator",
+        "reference_numerator",
+        "reference_denominator",
+        "months_flagged",
+        "n_months",
+        "multiplier",
+    ):
         frame[column] = frame[column].astype("int64")
     frame["meets_completeness_threshold"] = frame["meets_completeness_threshold"].astype(bool)
     frame["higher_is_better"] = frame["higher_is_better"].astype("boolean")

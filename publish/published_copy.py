@@ -4,6 +4,7 @@ Written with a DuckDB 1.x storage version so that the DuckDB 1.x bundled in many
 DBeaver, duckdb-engine) can open it. Readers holding the previous copy open keep reading their
 snapshot: the new file takes the name by `os.replace`, the old inode lives until they close it.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,13 +29,19 @@ def publish_copy(warehouse: Path, dest: Path, schemas: tuple[str, ...] = ("marts
             con.execute(f"attach '{tmp}' as target (storage_version '{STORAGE_VERSION}')")
             for schema in schemas:
                 con.execute(f"create schema target.{schema}")
-                tables = [t for (t,) in con.execute(
-                    "select table_name from duckdb_tables() where database_name = 'source' and schema_name = ? "
-                    "order by table_name", [schema]).fetchall()]
+                tables = [
+                    t
+                    for (t,) in con.execute(
+                        "select table_name from duckdb_tables() where database_name = 'source' and schema_name = ? "
+                        "order by table_name",
+                        [schema],
+                    ).fetchall()
+                ]
                 for table in tables:
                     con.execute(f"create table target.{schema}.{table} as select * from source.{schema}.{table}")
                     counts[f"{schema}.{table}"] = con.execute(
-                        f"select count(*) from target.{schema}.{table}").fetchone()[0]
+                        f"select count(*) from target.{schema}.{table}"
+                    ).fetchone()[0]
             con.execute("detach target")
             con.execute("detach source")
         finally:

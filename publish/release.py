@@ -91,6 +91,7 @@ Decisions
   250 counts a file, each known only to within 5 values from the extract, guessing is not
   feasible, so this was judged acceptable.
 """
+
 from __future__ import annotations
 
 import csv
@@ -103,7 +104,7 @@ import re
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -153,8 +154,14 @@ SUBMISSION_COLUMNS = ["submission_id", "site_code", "month_start_date", "file_na
 _ID_FORMAT = "%Y-%m-%dT%H-%M-%SZ"
 _ID_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z(-\d{2})?$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PARQUET_OPTIONS = dict(compression="zstd", version="2.6", data_page_version="1.0", use_dictionary=True,
-                        write_statistics=True, store_schema=True)
+_PARQUET_OPTIONS = dict(
+    compression="zstd",
+    version="2.6",
+    data_page_version="1.0",
+    use_dictionary=True,
+    write_statistics=True,
+    store_schema=True,
+)
 
 
 class ReleaseError(RuntimeError):
@@ -187,32 +194,45 @@ class TableSpec:
 # The tables of the spec's "Published tables", as extracts (what is left out, and why: module docstring).
 RELEASE_TABLES: dict[str, TableSpec] = {
     "dim_site": TableSpec(("site_code",), description="The LAN sites: team, integrated care system, NHS region."),
-    "dim_ethnic_category": TableSpec(("ethnic_code",), description="NHS ethnic categories and the groups they "
-                                     "are reported in; is_known is false for Not stated (Z) and Not known (99)."),
+    "dim_ethnic_category": TableSpec(
+        ("ethnic_code",),
+        description="NHS ethnic categories and the groups they "
+        "are reported in; is_known is false for Not stated (Z) and Not known (99).",
+    ),
     "dim_condition": TableSpec(("condition_code",), description="The four conditions the LAN works on."),
-    "dim_measure": TableSpec(("measure_code",), description="The LAN measures: definitions, multiplier, unit "
-                             "and whether a higher rate is better."),
-    "dim_month": TableSpec(("month_start_date",), description="Calendar months with financial year, quarter "
-                           "and programme phase (baseline or intervention)."),
-    "fct_measure_monthly": TableSpec(("site_code", "month_start_date", "measure_code", "ethnic_code"),
-                                     count_columns=("numerator", "denominator"),
-                                     description="Each site's monthly numerator and denominator per measure "
-                                     "and ethnic category (rounded counts)."),
-    "fct_ethnicity_completeness": TableSpec(("site_code", "month_start_date", "measure_code"),
-                                            count_columns=("denominator_total", "denominator_known"),
-                                            description="Share of each site-month-measure's denominator whose "
-                                            "ethnic category is known (from rounded counts)."),
-    "fct_submission_status": TableSpec(("site_code", "month_start_date"),
-                                       description="Whether each site's return for each month was loaded, "
-                                       "flagged, quarantined or is missing.",
-                                       withheld_columns=("problems",),
-                                       withheld_reason="free text that can quote values from the sites' files"),
-    "gap_metrics": TableSpec(("geography_level", "site_code", "measure_code", "period_type", "period_label",
-                              "ethnic_group"),
-                             count_columns=("numerator", "denominator"), gap_metrics=True,
-                             description="Each ethnic group's rate compared with the reference group's, by site "
-                             "and for the whole LAN, per month, quarter, rolling 12 months and programme phase "
-                             "(statistics recomputed from rounded counts)."),
+    "dim_measure": TableSpec(
+        ("measure_code",),
+        description="The LAN measures: definitions, multiplier, unit and whether a higher rate is better.",
+    ),
+    "dim_month": TableSpec(
+        ("month_start_date",),
+        description="Calendar months with financial year, quarter and programme phase (baseline or intervention).",
+    ),
+    "fct_measure_monthly": TableSpec(
+        ("site_code", "month_start_date", "measure_code", "ethnic_code"),
+        count_columns=("numerator", "denominator"),
+        description="Each site's monthly numerator and denominator per measure and ethnic category (rounded counts).",
+    ),
+    "fct_ethnicity_completeness": TableSpec(
+        ("site_code", "month_start_date", "measure_code"),
+        count_columns=("denominator_total", "denominator_known"),
+        description="Share of each site-month-measure's denominator whose "
+        "ethnic category is known (from rounded counts).",
+    ),
+    "fct_submission_status": TableSpec(
+        ("site_code", "month_start_date"),
+        description="Whether each site's return for each month was loaded, flagged, quarantined or is missing.",
+        withheld_columns=("problems",),
+        withheld_reason="free text that can quote values from the sites' files",
+    ),
+    "gap_metrics": TableSpec(
+        ("geography_level", "site_code", "measure_code", "period_type", "period_label", "ethnic_group"),
+        count_columns=("numerator", "denominator"),
+        gap_metrics=True,
+        description="Each ethnic group's rate compared with the reference group's, by site "
+        "and for the whole LAN, per month, quarter, rolling 12 months and programme phase "
+        "(statistics recomputed from rounded counts).",
+    ),
 }
 
 
@@ -242,10 +262,10 @@ def _fsync_dir(path: Path) -> None:
 
 def _utc(created_at: datetime | None) -> datetime:
     if created_at is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     if created_at.tzinfo is None:
-        return created_at.replace(tzinfo=timezone.utc)
-    return created_at.astimezone(timezone.utc)
+        return created_at.replace(tzinfo=UTC)
+    return created_at.astimezone(UTC)
 
 
 def release_id_for(created_at: datetime) -> str:
@@ -293,8 +313,13 @@ def _float_text(value) -> str:
 def column_texts(column: pa.ChunkedArray | pa.Array) -> list[str]:
     """A whole Arrow column as written in CSV: `format_value` of each value, with fast paths by type."""
     kind = column.type
-    if (pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_date32(kind)
-            or pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+    if (
+        pa.types.is_integer(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_date32(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+    ):
         # Arrow's own casts write these exactly as format_value does (tests check it), at C speed.
         return pc.cast(column, pa.string()).fill_null("").to_pylist()
     if pa.types.is_floating(kind):
@@ -340,8 +365,9 @@ def _read_marts(source_db: Path, tables: Mapping[str, TableSpec], problems: list
             pass
         have: dict[str, list[str]] = {}
         for table, column in con.execute(
-                "select table_name, column_name from information_schema.columns where table_schema = 'marts' "
-                "order by table_name, ordinal_position").fetchall():
+            "select table_name, column_name from information_schema.columns where table_schema = 'marts' "
+            "order by table_name, ordinal_position"
+        ).fetchall():
             have.setdefault(table, []).append(column)
         for name in sorted(tables):
             spec = tables[name]
@@ -360,16 +386,23 @@ def _read_marts(source_db: Path, tables: Mapping[str, TableSpec], problems: list
             frames[name] = (arrow.to_pandas(), arrow.schema)
         if any(tables[n].gap_metrics for n in frames) and "dim_measure" in have:
             wanted = [c for c in ("measure_code", "multiplier", "higher_is_better") if c in have["dim_measure"]]
-            measures = con.sql(f"select {', '.join(wanted)} from marts.dim_measure order by measure_code") \
-                .to_arrow_table().to_pandas()
+            measures = (
+                con.sql(f"select {', '.join(wanted)} from marts.dim_measure order by measure_code")
+                .to_arrow_table()
+                .to_pandas()
+            )
     finally:
         con.close()
     return frames, measures
 
 
-def _gap_rate_problems(name: str, frame: pd.DataFrame, measures: pd.DataFrame | None,
-                       rule: DisclosureRule | None = None,
-                       hidden: Mapping[str, np.ndarray] | None = None) -> list[str]:
+def _gap_rate_problems(
+    name: str,
+    frame: pd.DataFrame,
+    measures: pd.DataFrame | None,
+    rule: DisclosureRule | None = None,
+    hidden: Mapping[str, np.ndarray] | None = None,
+) -> list[str]:
     """Every published rate must be the one the published counts give (nothing from true counts).
 
     `hidden` (column -> mask by position) marks the counts the rule hides; where `rule` computes
@@ -404,8 +437,16 @@ def _gap_rate_problems(name: str, frame: pd.DataFrame, measures: pd.DataFrame | 
     return []
 
 
-def _protect(name: str, spec: TableSpec, frame: pd.DataFrame, schema: pa.Schema, rule: DisclosureRule,
-             measures: pd.DataFrame | None, statistics, problems: list[str]) -> _Extract | None:
+def _protect(
+    name: str,
+    spec: TableSpec,
+    frame: pd.DataFrame,
+    schema: pa.Schema,
+    rule: DisclosureRule,
+    measures: pd.DataFrame | None,
+    statistics,
+    problems: list[str],
+) -> _Extract | None:
     keep = [c for c in frame.columns if c not in spec.withheld_columns]
     frame = frame[keep]
     undeclared = [c for c in spec.count_columns if c not in frame.columns]
@@ -421,20 +462,28 @@ def _protect(name: str, spec: TableSpec, frame: pd.DataFrame, schema: pa.Schema,
         suppressed = suppressed_cells(frame, counts, rule)
         if spec.gap_metrics:
             protected = protect_gap_metrics(frame, rule, measures=measures, statistics=statistics)
-            problems.extend(_gap_rate_problems(name, protected, measures, rule,
-                                               {c: suppressed[c].to_numpy() for c in counts}))
+            problems.extend(
+                _gap_rate_problems(name, protected, measures, rule, {c: suppressed[c].to_numpy() for c in counts})
+            )
         else:
             leaked = [c for c in GAP_STATISTIC_COLUMNS if c in frame.columns and c != "gap_assessment"]
             if leaked:
                 problems.append(f"{name}: has statistics ({', '.join(leaked)}) but is not marked gap_metrics")
                 return None
             allowed = set(counts) | set(DEFAULT_PROPORTIONS) | NON_COUNT_NUMERIC_COLUMNS | set(spec.passthrough)
-            unprotected = [c for c in frame.columns if counts and c not in allowed
-                           and pd.api.types.is_numeric_dtype(frame[c].dtype)
-                           and not pd.api.types.is_bool_dtype(frame[c].dtype)]
+            unprotected = [
+                c
+                for c in frame.columns
+                if counts
+                and c not in allowed
+                and pd.api.types.is_numeric_dtype(frame[c].dtype)
+                and not pd.api.types.is_bool_dtype(frame[c].dtype)
+            ]
             if unprotected:
-                problems.append(f"{name}: numeric column(s) {', '.join(unprotected)} beside counts are neither "
-                                f"counts nor declared passthrough; refusing to publish them unprotected")
+                problems.append(
+                    f"{name}: numeric column(s) {', '.join(unprotected)} beside counts are neither "
+                    f"counts nor declared passthrough; refusing to publish them unprotected"
+                )
                 return None
             protected = apply_disclosure(frame, counts, rule)
     except (ValueError, KeyError) as exc:
@@ -509,8 +558,9 @@ def _dictionary_rows(extracts: list[_Extract], dictionary: pd.DataFrame, problem
                 undescribed.append(f"{extract.name}.{field_.name}")
             rows.append([extract.name, field_.name, kind or str(field_.type), meaning])
     if undescribed:
-        problems.append(f"the data dictionary does not describe {len(undescribed)} column(s): "
-                        f"{', '.join(undescribed[:20])}")
+        problems.append(
+            f"the data dictionary does not describe {len(undescribed)} column(s): {', '.join(undescribed[:20])}"
+        )
     return rows
 
 
@@ -519,10 +569,14 @@ def _submission_records(submissions: pd.DataFrame, problems: list[str]) -> list[
     if lacking:
         problems.append(f"submissions lack column(s) {', '.join(lacking)}")
         return []
-    records = [{c: _json_value(v) for c, v in zip(SUBMISSION_COLUMNS, row)}
-               for row in submissions[SUBMISSION_COLUMNS].itertuples(index=False)]
-    return sorted(records, key=lambda r: tuple(str(r[c] or "") for c in
-                                               ("site_code", "month_start_date", "received_at", "submission_id")))
+    records = [
+        {c: _json_value(v) for c, v in zip(SUBMISSION_COLUMNS, row)}
+        for row in submissions[SUBMISSION_COLUMNS].itertuples(index=False)
+    ]
+    return sorted(
+        records,
+        key=lambda r: tuple(str(r[c] or "") for c in ("site_code", "month_start_date", "received_at", "submission_id")),
+    )
 
 
 def _fingerprint(file_hashes: Mapping[str, str], rule: DisclosureRule, submissions: list[dict]) -> str:
@@ -534,12 +588,23 @@ def _fingerprint(file_hashes: Mapping[str, str], rule: DisclosureRule, submissio
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _readme(release_id: str, created: str, code_version: str, rule: DisclosureRule, extracts: list[_Extract],
-            submissions: list[dict], synthetic: bool, described: Mapping[str, str]) -> str:
+def _readme(
+    release_id: str,
+    created: str,
+    code_version: str,
+    rule: DisclosureRule,
+    extracts: list[_Extract],
+    submissions: list[dict],
+    synthetic: bool,
+    described: Mapping[str, str],
+) -> str:
     lines = [f"# LAN equity warehouse: evaluation extract {release_id}", ""]
     if synthetic:
-        lines += ["**SYNTHETIC DATA.** Every number in this release was generated for testing. It describes no "
-                  "real person, site or service and must not be analysed, reported or cited as evidence.", ""]
+        lines += [
+            "**SYNTHETIC DATA.** Every number in this release was generated for testing. It describes no "
+            "real person, site or service and must not be analysed, reported or cited as evidence.",
+            "",
+        ]
     lines += [
         "Prepared by the NHS Race and Health Observatory Learning and Action Network (LAN) data team for the "
         f"evaluation partner. Built {created} (UTC) by code version `{code_version}` from {len(submissions)} "
@@ -567,8 +632,10 @@ def _readme(release_id: str, created: str, code_version: str, rule: DisclosureRu
     withheld = [(e.name, e.spec.withheld_columns, e.spec.withheld_reason) for e in extracts if e.spec.withheld_columns]
     if withheld:
         lines += ["Left out of this extract:", ""]
-        lines += [f"- `{name}`: {', '.join(f'`{c}`' for c in cols)} ({reason or 'not for release'})."
-                  for name, cols, reason in withheld]
+        lines += [
+            f"- `{name}`: {', '.join(f'`{c}`' for c in cols)} ({reason or 'not for release'})."
+            for name, cols, reason in withheld
+        ]
         lines.append("")
     lines += [
         "## Disclosure control",
@@ -576,14 +643,17 @@ def _readme(release_id: str, created: str, code_version: str, rule: DisclosureRu
         rule.description,
         "",
     ]
-    lines.append("- A `*` in a CSV file (null in Parquet) is a count from 1 to 7, which is never shown. A 0 is a "
-                 "true zero.")
+    lines.append(
+        "- A `*` in a CSV file (null in Parquet) is a count from 1 to 7, which is never shown. A 0 is a true zero."
+    )
     if rule.suppresses:
         lines.append("- Rates and other statistics that need a count shown as `*` are left empty.")
     else:
-        lines.append("- Rates, intervals and other statistics that need a count shown as `*` are computed as if it "
-                     "were 5 (NHS England's maternity statistics convention). They are indicative only: the true "
-                     "count can be anything from 1 to 7.")
+        lines.append(
+            "- Rates, intervals and other statistics that need a count shown as `*` are computed as if it "
+            "were 5 (NHS England's maternity statistics convention). They are indicative only: the true "
+            "count can be anything from 1 to 7."
+        )
     lines += [
         "- A count of 8 or more is within 2 of the number shown.",
         "- Rates, confidence intervals, rate ratios, rate differences and completeness are recomputed from the "
@@ -597,11 +667,13 @@ def _readme(release_id: str, created: str, code_version: str, rule: DisclosureRu
         "## Read small numbers with care",
         "",
         "Rates from small counts are imprecise, and rounding makes them more so: "
-        + ("a count from 1 to 7 is not shown at all, and a count shown as 10 can be anything from 8 to 12. "
-           if rule.suppresses else
-           "where a numerator is shown as `*` its rate is computed from 5 although the true numerator can be "
-           "anything from 1 to 7, so the rate can be out by a factor of several, and a count shown as 10 can be "
-           "anything from 8 to 12. ")
+        + (
+            "a count from 1 to 7 is not shown at all, and a count shown as 10 can be anything from 8 to 12. "
+            if rule.suppresses
+            else "where a numerator is shown as `*` its rate is computed from 5 although the true numerator can be "
+            "anything from 1 to 7, so the rate can be out by a factor of several, and a count shown as 10 can be "
+            "anything from 8 to 12. "
+        )
         + "Use the 95 % "
         "confidence intervals, prefer quarters, rolling 12 months, programme phases and LAN-wide rows to single "
         "months at one site, and read `gap_assessment` (`worse`, `better`, `higher`, `lower`, `no clear "
@@ -638,10 +710,13 @@ def _read_csv_columns(path: Path) -> tuple[list[str], list[list[str]]]:
     with path.open(newline="", encoding="utf-8") as f:
         header = next(csv.reader(f), [])
     table = pacsv.read_csv(
-        path, read_options=pacsv.ReadOptions(encoding="utf8", column_names=header, skip_rows=1),
+        path,
+        read_options=pacsv.ReadOptions(encoding="utf8", column_names=header, skip_rows=1),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
-                                             strings_can_be_null=False, quoted_strings_can_be_null=False))
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in header}, strings_can_be_null=False, quoted_strings_can_be_null=False
+        ),
+    )
     return header, [table.column(i).to_pylist() for i in range(table.num_columns)]
 
 
@@ -687,8 +762,9 @@ def check_release(release: Path) -> list[str]:
         parquet = pq.read_table(parquet_path)
         rows = len(columns[0]) if columns else 0
         if rows != info.get("rows") or parquet.num_rows != info.get("rows"):
-            problems.append(f"{table}: {rows} CSV rows and {parquet.num_rows} Parquet rows, manifest says "
-                            f"{info.get('rows')}")
+            problems.append(
+                f"{table}: {rows} CSV rows and {parquet.num_rows} Parquet rows, manifest says {info.get('rows')}"
+            )
             continue
         if header != parquet.column_names:
             problems.append(f"{table}: CSV header differs from the Parquet columns")
@@ -700,15 +776,20 @@ def check_release(release: Path) -> list[str]:
             expected = column_texts(parquet.column(column))
             mismatched = 0
             if texts != expected:
-                mismatched = sum(1 for text, want in zip(texts, expected) if text != want and not (
-                    column in counts and text == rule.suppressed_mark and want == ""))
+                mismatched = sum(
+                    1
+                    for text, want in zip(texts, expected)
+                    if text != want and not (column in counts and text == rule.suppressed_mark and want == "")
+                )
             if column in counts or column in derived:
                 for shown in sorted(set(texts) | set(expected)):
                     why = count_value_problem(shown, rule, derived=column in derived)
                     if why:
                         lines = [line for line, text in enumerate(texts, start=2) if text == shown][:5]
-                        problems.append(f"{table}.csv:{','.join(map(str, lines)) or 'parquet'}: {column} {why}, "
-                                        f"which breaks disclosure control")
+                        problems.append(
+                            f"{table}.csv:{','.join(map(str, lines)) or 'parquet'}: {column} {why}, "
+                            f"which breaks disclosure control"
+                        )
             if mismatched:
                 problems.append(f"{table}.{column}: {mismatched} CSV value(s) differ from the Parquet file")
 
@@ -746,8 +827,9 @@ def latest_release(dest_root: Path) -> Path | None:
     root = Path(dest_root)
     if not root.is_dir():
         return None
-    releases = sorted(p for p in root.iterdir()
-                      if p.is_dir() and _ID_PATTERN.match(p.name) and (p / MANIFEST).is_file())
+    releases = sorted(
+        p for p in root.iterdir() if p.is_dir() and _ID_PATTERN.match(p.name) and (p / MANIFEST).is_file()
+    )
     return releases[-1] if releases else None
 
 
@@ -781,11 +863,20 @@ def _allocate(dest_root: Path, created_at: datetime) -> tuple[str, Path]:
 # Building
 
 
-def build_release(source_db: Path, dest_root: Path, tables: Mapping[str, TableSpec] | None = None,
-                  dictionary: pd.DataFrame | None = None, submissions: pd.DataFrame | None = None,
-                  rule: DisclosureRule | str = "msds", code_version: str = "unknown",
-                  created_at: datetime | None = None, *, synthetic: bool = False, skip_if_unchanged: bool = True,
-                  statistics: Callable[..., pd.DataFrame] | None = None) -> Path:
+def build_release(
+    source_db: Path,
+    dest_root: Path,
+    tables: Mapping[str, TableSpec] | None = None,
+    dictionary: pd.DataFrame | None = None,
+    submissions: pd.DataFrame | None = None,
+    rule: DisclosureRule | str = "msds",
+    code_version: str = "unknown",
+    created_at: datetime | None = None,
+    *,
+    synthetic: bool = False,
+    skip_if_unchanged: bool = True,
+    statistics: Callable[..., pd.DataFrame] | None = None,
+) -> Path:
     """Build, check and publish one evaluation release; returns its folder (see the module docstring).
 
     tables: None = `RELEASE_TABLES`. dictionary (table, column, type, meaning) and submissions
@@ -836,8 +927,12 @@ def build_release(source_db: Path, dest_root: Path, tables: Mapping[str, TableSp
 
         created_text = created.isoformat(timespec="seconds").replace("+00:00", "Z")
         described = {row[0]: row[3] for row in dictionary_rows if row[1] == ""}
-        put(README, _readme(release_id, created_text, code_version, rule, extracts, submission_records,
-                            synthetic, described).encode("utf-8"))
+        put(
+            README,
+            _readme(
+                release_id, created_text, code_version, rule, extracts, submission_records, synthetic, described
+            ).encode("utf-8"),
+        )
         manifest = {
             "release_id": release_id,
             "created_at": created_text,
@@ -854,19 +949,25 @@ def build_release(source_db: Path, dest_root: Path, tables: Mapping[str, TableSp
                     "count_columns": list(e.count_columns),
                     "derived_count_columns": list(e.derived_columns),
                     "withheld_columns": list(e.spec.withheld_columns),
-                } for e in extracts
+                }
+                for e in extracts
             },
             "submissions": submission_records,
-            "files": {name: {"sha256": digest, "bytes": (staging / name).stat().st_size}
-                      for name, digest in sorted(file_hashes.items())},
+            "files": {
+                name: {"sha256": digest, "bytes": (staging / name).stat().st_size}
+                for name, digest in sorted(file_hashes.items())
+            },
         }
         _write_bytes(staging / MANIFEST, (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
         _fsync_dir(staging)
 
         problems = check_release(staging)
         if problems:
-            raise ReleaseError(f"release {release_id} failed its checks: " + "; ".join(problems[:50])
-                               + (f" (and {len(problems) - 50} more)" if len(problems) > 50 else ""))
+            raise ReleaseError(
+                f"release {release_id} failed its checks: "
+                + "; ".join(problems[:50])
+                + (f" (and {len(problems) - 50} more)" if len(problems) > 50 else "")
+            )
         final = dest_root / release_id
         if final.exists():
             raise ReleaseError(f"{final} appeared while the release was being built")

@@ -1,4 +1,5 @@
 """The monthly series that get run charts, read from marts.gap_metrics."""
+
 from __future__ import annotations
 
 import duckdb

@@ -40,9 +40,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from datetime import date
-from functools import lru_cache
-from typing import Sequence
+from functools import cache, lru_cache
 
 import numpy as np
 import pandas as pd
@@ -73,7 +73,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _qbinom_05_half(size: int) -> int:
     """R `qbinom(0.05, size, 0.5)`, computed exactly.
 
@@ -377,7 +377,7 @@ def xmr_limits(
     mean = _nanmean(fy)
     mr = np.abs(np.diff(fy))
     amr = _nanmean(mr)
-    if screen_outliers and not (amr == 0):
+    if screen_outliers and amr != 0:
         with np.errstate(invalid="ignore"):
             amr = _nanmean(mr[mr < PTD_MR_SCREEN * amr])
     return dict(
@@ -492,8 +492,9 @@ def ptd_point_type(side: np.ndarray, improvement_direction: str) -> np.ndarray:
     direction = _DIRECTIONS[improvement_direction]
     side = np.asarray(side, dtype=float)
     if direction == 0:
-        return np.where(side > 0, "special_cause_neutral_high", np.where(side < 0, "special_cause_neutral_low",
-                                                                         "common_cause"))
+        return np.where(
+            side > 0, "special_cause_neutral_high", np.where(side < 0, "special_cause_neutral_low", "common_cause")
+        )
     v = side * direction
     return np.where(v > 0, "special_cause_improvement", np.where(v < 0, "special_cause_concern", "common_cause"))
 
@@ -659,9 +660,7 @@ def _shift_right(a: np.ndarray, k: int, fill) -> np.ndarray:
     return out
 
 
-def _engine(
-    Y: np.ndarray, n_base: np.ndarray, direction: np.ndarray
-) -> dict[str, np.ndarray]:
+def _engine(Y: np.ndarray, n_base: np.ndarray, direction: np.ndarray) -> dict[str, np.ndarray]:
     """All statistics for compressed series.
 
     Y (S x T) holds each series' non-missing values first (NaN after). n_base is the baseline length (in points),
@@ -711,7 +710,7 @@ def _engine(
 
     # ---- IHI trend: drop like values, then runs of 4+ same-signed steps (5+ points)
     prev = _shift_right(Y, 1, np.nan)
-    keep = valid & ~(Y == prev)
+    keep = valid & ~(prev == Y)
     gid = np.cumsum(keep, axis=1) - 1
     order_k, m = _compress(keep)
     U = np.take_along_axis(Y, order_k, axis=1)
@@ -745,12 +744,20 @@ def _engine(
     lpl, upl = mean - PTD_LIMIT * amr, mean + PTD_LIMIT * amr
     nlpl, nupl = mean - PTD_LIMIT_CLOSE * amr, mean + PTD_LIMIT_CLOSE * amr
     with np.errstate(invalid="ignore"):
-        outside = valid & ((Y > upl[:, None]) | (Y < lpl[:, None]))
+        outside = valid & ((upl[:, None] < Y) | (lpl[:, None] > Y))
         rtm = np.where(valid, np.sign(Y - mean[:, None]), 0.0)
         rtm = np.nan_to_num(rtm)
-        close = valid & ~outside & ((Y < nlpl[:, None]) | (Y > nupl[:, None]))
-    out.update(xmr_mean=mean, xmr_lpl=lpl, xmr_upl=upl, xmr_nlpl=nlpl, xmr_nupl=nupl,
-               ptd_outside=outside, ptd_rtm=np.where(valid, rtm, np.nan), ptd_close=close)
+        close = valid & ~outside & ((nlpl[:, None] > Y) | (nupl[:, None] < Y))
+    out.update(
+        xmr_mean=mean,
+        xmr_lpl=lpl,
+        xmr_upl=upl,
+        xmr_nlpl=nlpl,
+        xmr_nupl=nupl,
+        ptd_outside=outside,
+        ptd_rtm=np.where(valid, rtm, np.nan),
+        ptd_close=close,
+    )
 
     # 7 points on one side of the mean (0 breaks), back-filled over the 7 points
     nz = valid & (rtm != 0)
@@ -824,6 +831,7 @@ _POINT_TYPES = np.array(
     ],
     dtype=object,
 )
+
 
 def _labels(names: list, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
     """String column from integer codes into `names` (None -> NA), without building 1.8M Python objects."""

@@ -42,6 +42,7 @@ Sources (numbers only, no code copied; see ``../shared/reference/SOURCES.md``):
   limits are the exact ones when x < 10 and Byar's otherwise, divided by n and times the
   multiplier. A count above the denominator is allowed, because n is person-time.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -147,8 +148,16 @@ def risk_ratio_log_interval(
     z = z_value(confidence)
     x1, n1, x2, n2 = _floats(x1, n1, x2, n2)
     valid = (
-        np.isfinite(x1) & np.isfinite(n1) & np.isfinite(x2) & np.isfinite(n2)
-        & (x1 > 0) & (x2 > 0) & (n1 > 0) & (n2 > 0) & (x1 <= n1) & (x2 <= n2)
+        np.isfinite(x1)
+        & np.isfinite(n1)
+        & np.isfinite(x2)
+        & np.isfinite(n2)
+        & (x1 > 0)
+        & (x2 > 0)
+        & (n1 > 0)
+        & (n2 > 0)
+        & (x1 <= n1)
+        & (x2 <= n2)
     )
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         estimate = (x1 / n1) / (x2 / n2)
@@ -179,9 +188,7 @@ def newcombe_difference_interval(
     return newcombe_combine(p1, l1, u1, p2, l2, u2)
 
 
-def newcombe_combine(
-    p1: Any, l1: Any, u1: Any, p2: Any, l2: Any, u2: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def newcombe_combine(p1: Any, l1: Any, u1: Any, p2: Any, l2: Any, u2: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Newcombe's square-and-add step: two proportions and their Wilson limits give the difference.
 
     ``newcombe_difference_interval`` is built on this. It is also public, so that a caller that

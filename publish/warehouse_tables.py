@@ -1,4 +1,5 @@
 """Writing a computed table into the working warehouse's `marts` schema, its key checked."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

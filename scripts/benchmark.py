@@ -31,6 +31,7 @@ target/) is copied to ``<tmp>/code`` and run from there, so that the dbt partial
 (tests, ``make ui``). ``--in-place`` runs from this checkout instead; ``--code DIR`` from another copy of the
 project (e.g. an older version, to compare).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,17 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 #: Stages in print order. parse/validate/load split the ingest step; the rest map Dagster steps.
-STAGES = ("startup", "parse", "validate", "load", "dbt build", "gap metrics", "run charts", "publish",
-          "dagster overhead")
+STAGES = (
+    "startup",
+    "parse",
+    "validate",
+    "load",
+    "dbt build",
+    "gap metrics",
+    "run charts",
+    "publish",
+    "dagster overhead",
+)
 PIPELINE_STAGES = ("parse", "validate", "load", "dbt build", "gap metrics", "run charts", "publish")
 INGEST_STEP = "landing_files"
 #: Dagster step key -> stage. Asset checks are steps named <asset>_<check>; they match by suffix.
@@ -82,12 +92,13 @@ COMPARABLE_PIPELINE = ("parse", "validate", "load", "dbt build", "gap metrics")
 COMPARABLE_BASELINE = ("read", "validate", "marts", "gap metrics")
 
 TARGETS = {"full_s": 300.0, "ratio": 3.0, "incremental_s": 30.0, "peak_mb": 2048.0}
-LAST_MONTH = date(2025, 12, 1)      # the generated window ends here (or at the last complete month)
+LAST_MONTH = date(2025, 12, 1)  # the generated window ends here (or at the last complete month)
 GROWTH_SITES = (10, 40, 130)
-CODE_PARTS = ("ingest", "expectations", "publish", "orchestration", "dbt_project", "dagster.yaml",
-              "pyproject.toml")
-INGEST_TIMING = re.compile(r"Ingest timing: parse ([\d.]+) s(?: \(cpu ([\d.]+) s\))?, validate ([\d.]+) s"
-                           r"(?: \(cpu ([\d.]+) s\))?, load ([\d.]+) s")
+CODE_PARTS = ("ingest", "expectations", "publish", "orchestration", "dbt_project", "dagster.yaml", "pyproject.toml")
+INGEST_TIMING = re.compile(
+    r"Ingest timing: parse ([\d.]+) s(?: \(cpu ([\d.]+) s\))?, validate ([\d.]+) s"
+    r"(?: \(cpu ([\d.]+) s\))?, load ([\d.]+) s"
+)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_MB = 1 / 1024  # VmRSS is in kB
 
@@ -95,6 +106,7 @@ PAGE_MB = 1 / 1024  # VmRSS is in kB
 # --------------------------------------------------------------------------------------------------
 # Measuring a process tree
 # --------------------------------------------------------------------------------------------------
+
 
 def _read(path: str) -> str | None:
     try:
@@ -113,7 +125,7 @@ def _proc_stats() -> dict[int, tuple[int, int, float]]:
         text = _read(f"/proc/{name}/stat")
         if not text:
             continue
-        fields = text[text.rfind(")") + 2:].split()
+        fields = text[text.rfind(")") + 2 :].split()
         # fields[0] is state (stat field 3): ppid = field 4, utime 14, stime 15, starttime 22
         out[int(name)] = (int(fields[1]), int(fields[19]), (int(fields[11]) + int(fields[12])) / CLK_TCK)
     return out
@@ -139,8 +151,8 @@ class TreeSampler(threading.Thread):
     def __init__(self, root: int, interval: float = 0.2):
         super().__init__(daemon=True)
         self.root, self.interval = root, interval
-        self.samples: list[tuple[float, float, float]] = []   # (epoch s, tree RSS MB, tree CPU s so far)
-        self._cpu: dict[tuple[int, int], float] = {}          # (pid, start ticks) -> last CPU seen
+        self.samples: list[tuple[float, float, float]] = []  # (epoch s, tree RSS MB, tree CPU s so far)
+        self._cpu: dict[tuple[int, int], float] = {}  # (pid, start ticks) -> last CPU seen
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -218,14 +230,23 @@ def run_measured(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> M
         sampler.stop()
     busy1, _ = _system_cpu()
     cpu = usage.ru_utime + usage.ru_stime  # the process and every descendant it waited for
-    return Measured(proc.returncode, started, ended, cpu, usage.ru_maxrss / 1024, sampler,
-                    max(0.0, (busy1 - busy0) - cpu), log.with_suffix(".out").read_text(),
-                    log.with_suffix(".err").read_text())
+    return Measured(
+        proc.returncode,
+        started,
+        ended,
+        cpu,
+        usage.ru_maxrss / 1024,
+        sampler,
+        max(0.0, (busy1 - busy0) - cpu),
+        log.with_suffix(".out").read_text(),
+        log.with_suffix(".err").read_text(),
+    )
 
 
 # --------------------------------------------------------------------------------------------------
 # Data
 # --------------------------------------------------------------------------------------------------
+
 
 def _add_months(month: date, n: int) -> date:
     i = month.year * 12 + month.month - 1 + n
@@ -257,9 +278,10 @@ class Workload:
         self.pristine_reference = self.root / "reference.orig"
 
     def reference_intact(self) -> bool:
-        return all((self.reference / f.name).exists()
-                   and (self.reference / f.name).read_bytes() == f.read_bytes()
-                   for f in self.pristine_reference.iterdir())
+        return all(
+            (self.reference / f.name).exists() and (self.reference / f.name).read_bytes() == f.read_bytes()
+            for f in self.pristine_reference.iterdir()
+        )
 
     def restore_reference(self) -> None:
         shutil.copytree(self.pristine_reference, self.reference, dirs_exist_ok=True)
@@ -290,7 +312,7 @@ def incremental_file(work: Workload, k: int, dest: Path) -> Path:
 
     profile = synthetic_profiles(work.sites)[k % work.sites]
     month, seed = _add_months(work.end, 1 + k // work.sites), DEFAULT_SEED
-    if month >= date.today().replace(day=1):   # not ended yet: send a correction of the last month
+    if month >= date.today().replace(day=1):  # not ended yet: send a correction of the last month
         month, seed = work.end, DEFAULT_SEED + 1 + k
     staging = dest.parent / f".incoming-{k}"
     (path,) = write_returns(staging, [profile], month, month, seed=seed, variants=False)
@@ -324,10 +346,19 @@ def copy_code(dest: Path) -> Path:
 # Pipeline runs and their Dagster events
 # --------------------------------------------------------------------------------------------------
 
+
 def pipeline_env(home: Path, reference: Path, code: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAN_", "DAGSTER_"))}
-    env.update({"LAN_HOME": str(home), "LAN_REFERENCE_DIR": str(reference), "PYTHONPATH": str(code),
-                "DO_NOT_TRACK": "1", "GX_ANALYTICS_ENABLED": "False", "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"})
+    env.update(
+        {
+            "LAN_HOME": str(home),
+            "LAN_REFERENCE_DIR": str(reference),
+            "PYTHONPATH": str(code),
+            "DO_NOT_TRACK": "1",
+            "GX_ANALYTICS_ENABLED": "False",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        }
+    )
     return env
 
 
@@ -374,8 +405,11 @@ def dagster_steps(home: Path, stdout: str) -> tuple[str, float, float, dict[str,
 
 
 def _stage(wall: float, cpu: float | None, peak: float | None) -> dict:
-    return {"wall_s": round(wall, 3), "cpu_s": None if cpu is None else round(cpu, 2),
-            "peak_mb": None if peak is None else round(peak, 1)}
+    return {
+        "wall_s": round(wall, 3),
+        "cpu_s": None if cpu is None else round(cpu, 2),
+        "peak_mb": None if peak is None else round(peak, 1),
+    }
 
 
 def run_pipeline(work: Workload, home: Path, code: Path, label: str, files: list[Path]) -> dict:
@@ -383,11 +417,17 @@ def run_pipeline(work: Workload, home: Path, code: Path, label: str, files: list
     # LAN_REFERENCE_DIR, dbt wrote its compiled seed SQL over them): checked after each run, put back before.
     work.restore_reference()
     land(files, home / "landing")
-    m = run_measured([sys.executable, "-m", "orchestration.run"], pipeline_env(home, work.reference, code),
-                     code, work.root / f"{label}.log")
+    m = run_measured(
+        [sys.executable, "-m", "orchestration.run"],
+        pipeline_env(home, work.reference, code),
+        code,
+        work.root / f"{label}.log",
+    )
     if m.returncode != 0:
-        raise SystemExit(f"the pipeline failed in the {label} run (exit {m.returncode}); log: "
-                         f"{work.root / label}.out/.err\n{m.stderr[-3000:]}")
+        raise SystemExit(
+            f"the pipeline failed in the {label} run (exit {m.returncode}); log: "
+            f"{work.root / label}.out/.err\n{m.stderr[-3000:]}"
+        )
     clobbered = not work.reference_intact()
     run_id, run_start, run_end, steps, ingest = dagster_steps(home, m.stdout)
     s = m.sampler
@@ -423,7 +463,7 @@ def run_pipeline(work: Workload, home: Path, code: Path, label: str, files: list
         measured = [s.window(a, b) for a, b in windows]
         cpu = sum(c for _, c in measured if c is not None)
         peak = max((p for p, _ in measured if p is not None), default=None)
-        if stage == "validate" and "validate" in stages:   # GX structural suite inside the ingest step
+        if stage == "validate" and "validate" in stages:  # GX structural suite inside the ingest step
             prev = stages["validate"]
             wall += prev["wall_s"]
             cpu += prev["cpu_s"] or 0.0
@@ -433,11 +473,18 @@ def run_pipeline(work: Workload, home: Path, code: Path, label: str, files: list
     total_cpu = sum(v["cpu_s"] or 0.0 for v in stages.values())
     stages["dagster overhead"] = _stage(max(0.0, m.wall_s - accounted), max(0.0, m.cpu_s - total_cpu), None)
     return {
-        "label": label, "run_id": run_id, "files": len(files), "rows": len(files) * 7 * 18,
-        "wall_s": round(m.wall_s, 2), "cpu_s": round(m.cpu_s, 2),
-        "peak_tree_mb": round(m.peak_tree_mb, 1), "max_process_mb": round(m.max_process_mb, 1),
-        "other_cpu_s": round(m.other_cpu_s, 1), "reference_overwritten_by_run": clobbered,
-        "stages": {k: stages[k] for k in STAGES if k in stages}, "steps": step_rows,
+        "label": label,
+        "run_id": run_id,
+        "files": len(files),
+        "rows": len(files) * 7 * 18,
+        "wall_s": round(m.wall_s, 2),
+        "cpu_s": round(m.cpu_s, 2),
+        "peak_tree_mb": round(m.peak_tree_mb, 1),
+        "max_process_mb": round(m.max_process_mb, 1),
+        "other_cpu_s": round(m.other_cpu_s, 1),
+        "reference_overwritten_by_run": clobbered,
+        "stages": {k: stages[k] for k in STAGES if k in stages},
+        "steps": step_rows,
     }
 
 
@@ -446,7 +493,8 @@ def run_pipeline(work: Workload, home: Path, code: Path, label: str, files: list
 # --------------------------------------------------------------------------------------------------
 
 BASELINE_SQL: dict[str, list[str]] = {
-    "read": ["""
+    "read": [
+        """
 create or replace table return_rows as
 select site_code, strptime(period, '%Y-%m')::date as month_start_date, measure_code,
        coalesce(ethnic_category, '99') as ethnic_code, numerator, denominator,
@@ -454,18 +502,23 @@ select site_code, strptime(period, '%Y-%m')::date as month_start_date, measure_c
 from read_csv('{returns}/*.csv', header = true, filename = true, auto_detect = false,
               columns = {{'site_code': 'VARCHAR', 'period': 'VARCHAR', 'measure_code': 'VARCHAR',
                          'ethnic_category': 'VARCHAR', 'numerator': 'BIGINT', 'denominator': 'BIGINT'}})
-""", """
+""",
+        """
 create or replace table sites as select * from read_csv('{reference}/lan_sites.csv', header = true, all_varchar = true)
-""", """
+""",
+        """
 create or replace table ethnic as
 select ethnic_code, ethnic_label, ethnic_group, is_known::boolean as is_known, sort_order::integer as sort_order
 from read_csv('{reference}/ethnic_category.csv', header = true, all_varchar = true)
-""", """
+""",
+        """
 create or replace table measures as
 select * replace (multiplier::integer as multiplier, higher_is_better::boolean as higher_is_better)
 from read_csv('{reference}/measures.csv', header = true, all_varchar = true)
-"""],
-    "validate": ["""
+""",
+    ],
+    "validate": [
+        """
 create or replace table structural_problems as
 select 'unknown_site' as rule, file_name from return_rows anti join sites using (site_code)
 union all select 'unknown_measure', file_name from return_rows anti join measures using (measure_code)
@@ -475,7 +528,8 @@ union all select 'numerator_above_denominator', file_name from return_rows where
 union all select 'future_period', file_name from return_rows where month_start_date >= date_trunc('month', current_date)
 union all select 'duplicate_key', file_name from return_rows
           group by file_name, site_code, month_start_date, measure_code, ethnic_code having count(*) > 1
-""", """
+""",
+        """
 create or replace table quality_results as
 with smm as (
     select r.file_name, r.site_code, r.month_start_date, r.measure_code,
@@ -488,29 +542,35 @@ with smm as (
 select *, completeness >= {threshold} as meets_threshold,
        completeness < median(completeness) over (partition by file_name, month_start_date) - 0.15 as measure_outlier
 from smm
-"""],
-    "marts": ["""
+""",
+    ],
+    "marts": [
+        """
 create or replace table dim_submission as
 select site_code, month_start_date, file_name, count(*) as row_count, true as is_current
 from return_rows group by all
-""", """
+""",
+        """
 create or replace table fct_ethnicity_completeness as
 select site_code, month_start_date, measure_code, completeness, meets_threshold as meets_completeness_threshold
 from quality_results
-""", """
+""",
+        """
 create or replace table fct_measure_monthly as
 select r.site_code, r.month_start_date, r.measure_code, r.ethnic_code, r.numerator, r.denominator,
        r.file_name, c.meets_completeness_threshold
 from return_rows r
 left join fct_ethnicity_completeness c using (site_code, month_start_date, measure_code)
-""", """
+""",
+        """
 create or replace table dim_month as
 select m::date as month_start_date, year(m) as year, month(m) as month_number,
        case when month(m) >= 4 then year(m) else year(m) - 1 end as financial_year,
        case when m < date '{programme_start}' then 'baseline' else 'intervention' end as programme_phase
 from (select unnest(range(min(month_start_date)::timestamp, (max(month_start_date) + interval 1 month)::timestamp,
                           interval 1 month)) as m from return_rows)
-""", """
+""",
+        """
 create or replace table fct_submission_status as
 select s.site_code, m.month_start_date,
        case when any_value(d.site_code) is null then 'missing'
@@ -519,8 +579,10 @@ from sites s cross join dim_month m
 left join dim_submission d on d.site_code = s.site_code and d.month_start_date = m.month_start_date
 left join fct_ethnicity_completeness c on c.site_code = s.site_code and c.month_start_date = m.month_start_date
 group by s.site_code, m.month_start_date
-"""],
-    "gap metrics": ["""
+""",
+    ],
+    "gap metrics": [
+        """
 create or replace table period_map as   -- month -> its complete financial quarter and its programme phase
 with months as (select month_start_date as m, financial_year as fy from dim_month),
 b as (select min(m) as lo, max(m) as hi from months)
@@ -531,13 +593,16 @@ where qs >= lo and (qs + interval 2 month)::date <= hi
 union all
 select m, 'programme_phase', case when m < date '{programme_start}' then 'baseline' else 'intervention' end
 from months
-""", """
+""",
+        """
 create or replace macro wilson_lo(x, n) as
     case when n > 0 then (2 * x + {z2} - {z} * sqrt({z2} + 4 * x * (1 - x / n))) / 2 / (n + {z2}) end
-""", """
+""",
+        """
 create or replace macro wilson_hi(x, n) as
     case when n > 0 then (2 * x + {z2} + {z} * sqrt({z2} + 4 * x * (1 - x / n))) / 2 / (n + {z2}) end
-""", """
+""",
+        """
 create or replace macro gap_stats(x1, n1, x2, n2, mult, hib) as struct_pack(
     rate := x1 / nullif(n1, 0) * mult,
     rate_lower_95 := wilson_lo(x1, n1) * mult, rate_upper_95 := wilson_hi(x1, n1) * mult,
@@ -554,14 +619,16 @@ create or replace macro gap_stats(x1, n1, x2, n2, mult, hib) as struct_pack(
         + sqrt((wilson_hi(x1, n1) - x1 / n1) ** 2 + (x2 / n2 - wilson_lo(x2, n2)) ** 2)) * mult end,
     excess_events := case when n2 > 0 then x1 - n1 * x2 / n2 end,
     hib := hib)
-""", """
+""",
+        """
 create or replace macro assess(s, is_ref) as
     case when is_ref then 'reference'
          when s.rate_ratio_lower_95 is null then 'not calculable'
          when s.rate_ratio_lower_95 > 1 then case when s.hib then 'better' when not s.hib then 'worse' else 'higher' end
          when s.rate_ratio_upper_95 < 1 then case when s.hib then 'worse' when not s.hib then 'better' else 'lower' end
          else 'no clear difference' end
-""", """
+""",
+        """
 create or replace table unit_month as   -- known-ethnicity counts per geography x measure x month x category
 select coalesce(f.site_code, 'LAN') as site_code, grouping(f.site_code) = 1 as is_lan, f.measure_code,
        f.month_start_date as m, f.ethnic_code, any_value(e.ethnic_group) as ethnic_group,
@@ -571,7 +638,8 @@ from fct_measure_monthly f join ethnic e using (ethnic_code)
 where e.is_known and f.numerator is not null and f.denominator is not null
 group by grouping sets ((f.site_code, f.measure_code, f.month_start_date, f.ethnic_code),
                         (f.measure_code, f.month_start_date, f.ethnic_code))
-""", """
+""",
+        """
 create or replace table unit_period as  -- months, quarters, rolling 12 months (a window) and phases
 select site_code, is_lan, measure_code, 'month' as period_type, strftime(m, '%Y-%m') as period_label, ethnic_code,
        ethnic_group, m as period_start, m as period_end, n, d, flagged, 1 as n_months
@@ -591,7 +659,8 @@ from (
                  range between 11 preceding and current row)
 )
 where m >= (select (min(m) + interval 11 month)::date from unit_month)
-""", """
+""",
+        """
 create or replace table gap_metrics as
 with g as (
     select site_code, is_lan, measure_code, period_type, period_label, ethnic_group,
@@ -608,7 +677,8 @@ select g.site_code, g.is_lan, g.measure_code, g.period_type, g.period_label, g.p
 from g join r using (site_code, measure_code, period_type, period_label)
 join measures m on m.measure_code = g.measure_code
 order by g.is_lan, g.site_code, g.measure_code, g.period_type, g.period_label, g.ethnic_group
-""", """
+""",
+        """
 create or replace table gap_metrics_by_ethnic_category as
 with r as (
     select site_code, measure_code, period_type, period_label, sum(n)::double as n, sum(d)::double as d
@@ -623,7 +693,8 @@ select u.site_code, u.is_lan, u.measure_code, u.period_type, u.period_label, u.p
 from unit_period u join r using (site_code, measure_code, period_type, period_label)
 join measures m on m.measure_code = u.measure_code
 order by u.is_lan, u.site_code, u.measure_code, u.period_type, u.period_label, u.ethnic_code
-"""],
+""",
+    ],
 }
 
 
@@ -632,8 +703,15 @@ def baseline_worker(returns: str, reference: str, database: str) -> int:
     import duckdb
 
     windows = {"startup": [None, time.time(), time.process_time()]}  # start: when the parent spawned us
-    params = {"returns": returns, "reference": reference, "threshold": 0.9, "programme_start": "2024-01-01",
-              "reference_group": "White", "z": 1.959963984540054, "z2": 1.959963984540054 ** 2}
+    params = {
+        "returns": returns,
+        "reference": reference,
+        "threshold": 0.9,
+        "programme_start": "2024-01-01",
+        "reference_group": "White",
+        "z": 1.959963984540054,
+        "z2": 1.959963984540054**2,
+    }
     con = duckdb.connect(database)
     counts = {}
     for stage, statements in BASELINE_SQL.items():
@@ -652,8 +730,19 @@ def run_baseline(work: Workload) -> dict:
     database = work.root / "baseline.duckdb"
     database.unlink(missing_ok=True)
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    m = run_measured([sys.executable, str(Path(__file__).resolve()), "--baseline-worker", str(work.returns),
-                      str(work.pristine_reference), str(database)], env, REPO_ROOT, work.root / "baseline.log")
+    m = run_measured(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--baseline-worker",
+            str(work.returns),
+            str(work.pristine_reference),
+            str(database),
+        ],
+        env,
+        REPO_ROOT,
+        work.root / "baseline.log",
+    )
     if m.returncode != 0:
         raise SystemExit(f"the baseline failed (exit {m.returncode}):\n{m.stderr[-3000:]}")
     out = json.loads(m.stdout.strip().splitlines()[-1])
@@ -664,14 +753,22 @@ def run_baseline(work: Workload) -> dict:
             a = m.started
         peak, _ = m.sampler.window(a, b)
         stages[stage] = _stage(b - a, cpu, peak)
-    return {"wall_s": round(m.wall_s, 2), "cpu_s": round(m.cpu_s, 2), "peak_tree_mb": round(m.peak_tree_mb, 1),
-            "max_process_mb": round(m.max_process_mb, 1), "other_cpu_s": round(m.other_cpu_s, 1),
-            "stages": stages, "rows": out["rows"], "duckdb": out["duckdb"]}
+    return {
+        "wall_s": round(m.wall_s, 2),
+        "cpu_s": round(m.cpu_s, 2),
+        "peak_tree_mb": round(m.peak_tree_mb, 1),
+        "max_process_mb": round(m.max_process_mb, 1),
+        "other_cpu_s": round(m.other_cpu_s, 1),
+        "stages": stages,
+        "rows": out["rows"],
+        "duckdb": out["duckdb"],
+    }
 
 
 # --------------------------------------------------------------------------------------------------
 # One benchmark at one size
 # --------------------------------------------------------------------------------------------------
+
 
 def machine() -> dict:
     import duckdb
@@ -679,24 +776,46 @@ def machine() -> dict:
     meminfo = _read("/proc/meminfo") or ""
     mem = re.search(r"MemTotal:\s+(\d+) kB", meminfo)
     cpu = re.search(r"model name\s*:\s*(.+)", _read("/proc/cpuinfo") or "")
-    return {"cores": os.cpu_count(), "cpu": cpu.group(1).strip() if cpu else platform.processor(),
-            "ram_gb": round(int(mem.group(1)) / 1024 / 1024, 1) if mem else None,
-            "python": platform.python_version(), "duckdb": duckdb.__version__, "platform": platform.platform(),
-            "loadavg_at_start": list(os.getloadavg())}
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu.group(1).strip() if cpu else platform.processor(),
+        "ram_gb": round(int(mem.group(1)) / 1024 / 1024, 1) if mem else None,
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "platform": platform.platform(),
+        "loadavg_at_start": list(os.getloadavg()),
+    }
 
 
-def benchmark(sites: int, months: int, root: Path, incremental: int = 1, in_place: bool = False,
-              baseline: bool = True, code: Path | None = None, say=print) -> dict:
+def benchmark(
+    sites: int,
+    months: int,
+    root: Path,
+    incremental: int = 1,
+    in_place: bool = False,
+    baseline: bool = True,
+    code: Path | None = None,
+    say=print,
+) -> dict:
     root.mkdir(parents=True, exist_ok=True)
     say(f"\n== {sites} sites x {months} months in {root}")
     work = generate(root, sites, months)
-    say(f"generated {len(work.files)} files ({work.rows:,} rows, {work.start:%Y-%m}..{work.end:%Y-%m}) in "
-        f"{work.generate_s:.1f} s (not counted)")
+    say(
+        f"generated {len(work.files)} files ({work.rows:,} rows, {work.start:%Y-%m}..{work.end:%Y-%m}) in "
+        f"{work.generate_s:.1f} s (not counted)"
+    )
     code = code or (REPO_ROOT if in_place else copy_code(root / "code"))
     home = root / "home"
-    result = {"sites": sites, "months": months, "files": len(work.files), "rows": work.rows,
-              "window": [f"{work.start:%Y-%m}", f"{work.end:%Y-%m}"], "generate_s": round(work.generate_s, 2),
-              "code": str(code), "loadavg_before": list(os.getloadavg())}
+    result = {
+        "sites": sites,
+        "months": months,
+        "files": len(work.files),
+        "rows": work.rows,
+        "window": [f"{work.start:%Y-%m}", f"{work.end:%Y-%m}"],
+        "generate_s": round(work.generate_s, 2),
+        "code": str(code),
+        "loadavg_before": list(os.getloadavg()),
+    }
     say("full run ...")
     result["full"] = run_pipeline(work, home, code, "full", work.files)
     say(f"  {result['full']['wall_s']:.1f} s")
@@ -715,10 +834,12 @@ def benchmark(sites: int, months: int, root: Path, incremental: int = 1, in_plac
         full, base = result["full"], result["baseline"]
         comparable_p = sum(full["stages"][s]["wall_s"] for s in COMPARABLE_PIPELINE)
         comparable_b = sum(base["stages"][s]["wall_s"] for s in COMPARABLE_BASELINE)
-        result["ratio"] = {"total": round(full["wall_s"] / base["wall_s"], 2),
-                           "comparable_stages": round(comparable_p / comparable_b, 2),
-                           "comparable_pipeline_s": round(comparable_p, 2),
-                           "comparable_baseline_s": round(comparable_b, 2)}
+        result["ratio"] = {
+            "total": round(full["wall_s"] / base["wall_s"], 2),
+            "comparable_stages": round(comparable_p / comparable_b, 2),
+            "comparable_pipeline_s": round(comparable_p, 2),
+            "comparable_baseline_s": round(comparable_b, 2),
+        }
     result["loadavg_after"] = list(os.getloadavg())
     result["targets"] = targets(result)
     return result
@@ -729,22 +850,32 @@ def targets(result: dict) -> dict:
     incr = max((r["wall_s"] for r in result["incremental"]), default=None)
     peak = max([full["peak_tree_mb"]] + [r["peak_tree_mb"] for r in result["incremental"]])
     out = {
-        "full_under_5_min": {"value_s": full["wall_s"], "target_s": TARGETS["full_s"],
-                             "met": full["wall_s"] < TARGETS["full_s"]},
+        "full_under_5_min": {
+            "value_s": full["wall_s"],
+            "target_s": TARGETS["full_s"],
+            "met": full["wall_s"] < TARGETS["full_s"],
+        },
         "peak_under_2_gb": {"value_mb": peak, "target_mb": TARGETS["peak_mb"], "met": peak < TARGETS["peak_mb"]},
     }
     if incr is not None:
-        out["incremental_under_30_s"] = {"value_s": incr, "target_s": TARGETS["incremental_s"],
-                                         "met": incr < TARGETS["incremental_s"]}
+        out["incremental_under_30_s"] = {
+            "value_s": incr,
+            "target_s": TARGETS["incremental_s"],
+            "met": incr < TARGETS["incremental_s"],
+        }
     if "ratio" in result:
-        out["within_3x_baseline"] = {"value": result["ratio"]["total"], "target": TARGETS["ratio"],
-                                     "met": result["ratio"]["total"] <= TARGETS["ratio"]}
+        out["within_3x_baseline"] = {
+            "value": result["ratio"]["total"],
+            "target": TARGETS["ratio"],
+            "met": result["ratio"]["total"] <= TARGETS["ratio"],
+        }
     return out
 
 
 # --------------------------------------------------------------------------------------------------
 # Printing
 # --------------------------------------------------------------------------------------------------
+
 
 def _n(v, fmt="{:.1f}") -> str:
     return "-" if v is None else fmt.format(v)
@@ -754,9 +885,12 @@ def format_result(result: dict, steps: bool = False) -> str:
     full, incs = result["full"], result["incremental"]
     runs = [("full", full)] + [(f"incr {i + 1}", r) for i, r in enumerate(incs)]
     head = f"{'stage':<18}" + "".join(f"{name + ' s':>11}{'CPU s':>8}{'peak MB':>9}" for name, _ in runs)
-    lines = [f"Pipeline, {result['sites']} sites x {result['months']} months: {result['files']:,} files, "
-             f"{result['rows']:,} rows (generation {result['generate_s']:.1f} s, not counted)", head,
-             "-" * len(head)]
+    lines = [
+        f"Pipeline, {result['sites']} sites x {result['months']} months: {result['files']:,} files, "
+        f"{result['rows']:,} rows (generation {result['generate_s']:.1f} s, not counted)",
+        head,
+        "-" * len(head),
+    ]
     for stage in STAGES:
         row = f"{stage:<18}"
         for _, r in runs:
@@ -769,93 +903,129 @@ def format_result(result: dict, steps: bool = False) -> str:
         row += f"{r['wall_s']:>11.2f}{r['cpu_s']:>8.1f}{r['peak_tree_mb']:>9.0f}"
     lines.append(row)
     lines.append(f"{'largest process':<18}" + "".join(f"{'':>11}{'':>8}{r['max_process_mb']:>9.0f}" for _, r in runs))
-    lines.append(f"{'other processes':<18}" + "".join(f"{'':>11}{r['other_cpu_s']:>8.1f}{'':>9}" for _, r in runs)
-                 + "   (CPU s used by the rest of the machine meanwhile)")
+    lines.append(
+        f"{'other processes':<18}"
+        + "".join(f"{'':>11}{r['other_cpu_s']:>8.1f}{'':>9}" for _, r in runs)
+        + "   (CPU s used by the rest of the machine meanwhile)"
+    )
     if any(r.get("reference_overwritten_by_run") for _, r in runs):
-        lines.append("WARNING: a run changed the reference CSVs in LAN_REFERENCE_DIR; the benchmark put them back "
-                     "before the next run.")
-    lines.append("parse/validate/load: split of the ingest step by its own timing log; their peak MB is the "
-                 "ingest step's. validate includes the GX checks steps and the quality asset.")
+        lines.append(
+            "WARNING: a run changed the reference CSVs in LAN_REFERENCE_DIR; the benchmark put them back "
+            "before the next run."
+        )
+    lines.append(
+        "parse/validate/load: split of the ingest step by its own timing log; their peak MB is the "
+        "ingest step's. validate includes the GX checks steps and the quality asset."
+    )
     if steps:
         lines.append("")
         lines.append(f"{'Dagster step':<72}{'stage':>14}" + "".join(f"{name + ' s':>11}" for name, _ in runs))
         for key in full["steps"]:
-            lines.append(f"{key[:71]:<72}{full['steps'][key]['stage']:>14}"
-                         + "".join(f"{_n(r['steps'].get(key, {}).get('wall_s'), '{:.2f}'):>11}" for _, r in runs))
+            lines.append(
+                f"{key[:71]:<72}{full['steps'][key]['stage']:>14}"
+                + "".join(f"{_n(r['steps'].get(key, {}).get('wall_s'), '{:.2f}'):>11}" for _, r in runs)
+            )
     if "baseline" in result:
         b = result["baseline"]
-        lines += ["", f"Plain DuckDB {b['duckdb']} baseline (same files: read, check, marts, gap metrics by group "
-                      "and by category)", f"{'stage':<18}{'wall s':>11}{'CPU s':>8}{'peak MB':>9}"]
+        lines += [
+            "",
+            f"Plain DuckDB {b['duckdb']} baseline (same files: read, check, marts, gap metrics by group "
+            "and by category)",
+            f"{'stage':<18}{'wall s':>11}{'CPU s':>8}{'peak MB':>9}",
+        ]
         for stage in BASELINE_STAGES:
             st = b["stages"][stage]
             lines.append(f"{stage:<18}{st['wall_s']:>11.2f}{_n(st['cpu_s']):>8}{_n(st['peak_mb'], '{:.0f}'):>9}")
         lines.append(f"{'total':<18}{b['wall_s']:>11.2f}{b['cpu_s']:>8.1f}{b['peak_tree_mb']:>9.0f}")
         r = result["ratio"]
-        lines.append(f"ratio pipeline / baseline: {r['total']:.1f}x in total; {r['comparable_stages']:.1f}x for the "
-                     f"comparable stages (parse..gap metrics {r['comparable_pipeline_s']:.1f} s against read..gap "
-                     f"metrics {r['comparable_baseline_s']:.1f} s)")
+        lines.append(
+            f"ratio pipeline / baseline: {r['total']:.1f}x in total; {r['comparable_stages']:.1f}x for the "
+            f"comparable stages (parse..gap metrics {r['comparable_pipeline_s']:.1f} s against read..gap "
+            f"metrics {r['comparable_baseline_s']:.1f} s)"
+        )
     lines.append("")
     lines.append("Targets:")
     for name, t in result["targets"].items():
         value = t.get("value_s", t.get("value_mb", t.get("value")))
         target = t.get("target_s", t.get("target_mb", t.get("target")))
         lines.append(f"  {name:<24} {value:>10.1f} (target {target:g})  {'met' if t['met'] else 'MISSED'}")
-    lines.append(f"load average before/after: {' '.join(f'{x:.2f}' for x in result['loadavg_before'])} / "
-                 f"{' '.join(f'{x:.2f}' for x in result['loadavg_after'])}")
+    lines.append(
+        f"load average before/after: {' '.join(f'{x:.2f}' for x in result['loadavg_before'])} / "
+        f"{' '.join(f'{x:.2f}' for x in result['loadavg_after'])}"
+    )
     return "\n".join(lines)
 
 
 def format_growth(results: list[dict]) -> str:
-    head = (f"{'sites':>6}{'files':>7}{'rows':>10}{'full s':>9}{'incr s':>8}{'base s':>8}{'ratio':>7}"
-            f"{'peak MB':>9}" + "".join(f"{s[:10]:>11}" for s in PIPELINE_STAGES))
+    head = (
+        f"{'sites':>6}{'files':>7}{'rows':>10}{'full s':>9}{'incr s':>8}{'base s':>8}{'ratio':>7}"
+        f"{'peak MB':>9}" + "".join(f"{s[:10]:>11}" for s in PIPELINE_STAGES)
+    )
     lines = ["Growth (wall s per stage of the full run)", head, "-" * len(head)]
     for r in results:
         incr = max((i["wall_s"] for i in r["incremental"]), default=None)
         base = r.get("baseline", {}).get("wall_s")
-        lines.append(f"{r['sites']:>6}{r['files']:>7}{r['rows']:>10,}{r['full']['wall_s']:>9.1f}{_n(incr):>8}"
-                     f"{_n(base):>8}{_n(r.get('ratio', {}).get('total')):>7}{r['full']['peak_tree_mb']:>9.0f}"
-                     + "".join(f"{r['full']['stages'][s]['wall_s']:>11.1f}" for s in PIPELINE_STAGES))
+        lines.append(
+            f"{r['sites']:>6}{r['files']:>7}{r['rows']:>10,}{r['full']['wall_s']:>9.1f}{_n(incr):>8}"
+            f"{_n(base):>8}{_n(r.get('ratio', {}).get('total')):>7}{r['full']['peak_tree_mb']:>9.0f}"
+            + "".join(f"{r['full']['stages'][s]['wall_s']:>11.1f}" for s in PIPELINE_STAGES)
+        )
     if len(results) >= 2:
         a, b = results[0], results[-1]
         rows = b["rows"] - a["rows"]
         lines.append("")
-        lines.append(f"marginal cost {a['sites']} -> {b['sites']} sites: "
-                     f"{(b['full']['wall_s'] - a['full']['wall_s']) / rows * 1e5:.2f} s per 100k rows "
-                     f"(pipeline), {(b['baseline']['wall_s'] - a['baseline']['wall_s']) / rows * 1e5:.3f} s per "
-                     f"100k rows (baseline)" if "baseline" in a and "baseline" in b else
-                     f"marginal cost: {(b['full']['wall_s'] - a['full']['wall_s']) / rows * 1e5:.2f} s per 100k rows")
+        lines.append(
+            f"marginal cost {a['sites']} -> {b['sites']} sites: "
+            f"{(b['full']['wall_s'] - a['full']['wall_s']) / rows * 1e5:.2f} s per 100k rows "
+            f"(pipeline), {(b['baseline']['wall_s'] - a['baseline']['wall_s']) / rows * 1e5:.3f} s per "
+            f"100k rows (baseline)"
+            if "baseline" in a and "baseline" in b
+            else f"marginal cost: {(b['full']['wall_s'] - a['full']['wall_s']) / rows * 1e5:.2f} s per 100k rows"
+        )
         slope = (b["full"]["wall_s"] - a["full"]["wall_s"]) / rows
         fixed = a["full"]["wall_s"] - slope * a["rows"]
         lines.append(f"fixed cost (intercept of the line through both): {fixed:.1f} s")
         for r in results[1:-1]:
-            lines.append(f"that line predicts {fixed + slope * r['rows']:.1f} s at {r['sites']} sites; measured "
-                         f"{r['full']['wall_s']:.1f} s")
+            lines.append(
+                f"that line predicts {fixed + slope * r['rows']:.1f} s at {r['sites']} sites; measured "
+                f"{r['full']['wall_s']:.1f} s"
+            )
         incs = [[i["wall_s"] for i in r["incremental"]] for r in results]
         if all(incs):
-            lines.append("incremental runs (one file each, in a row): "
-                         + "; ".join(f"{r['sites']} sites " + ", ".join(f"{x:.1f}" for x in i) + " s"
-                                     for r, i in zip(results, incs)))
+            lines.append(
+                "incremental runs (one file each, in a row): "
+                + "; ".join(
+                    f"{r['sites']} sites " + ", ".join(f"{x:.1f}" for x in i) + " s" for r, i in zip(results, incs)
+                )
+            )
         for s in PIPELINE_STAGES:
             x, y = a["full"]["stages"][s]["wall_s"], b["full"]["stages"][s]["wall_s"]
-            lines.append(f"  {s:<12} {x:8.1f} -> {y:8.1f} s  (x{y / x if x else float('nan'):.1f} for "
-                         f"x{b['rows'] / a['rows']:.1f} rows)")
+            lines.append(
+                f"  {s:<12} {x:8.1f} -> {y:8.1f} s  (x{y / x if x else float('nan'):.1f} for "
+                f"x{b['rows'] / a['rows']:.1f} rows)"
+            )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sites", type=int, default=130, help="number of synthetic sites (130)")
     parser.add_argument("--months", type=int, default=60, help="months per site (60)")
     parser.add_argument("--incremental", type=int, default=1, help="incremental one-file runs after the full one (1)")
-    parser.add_argument("--growth", action="store_true", help=f"run at {', '.join(map(str, GROWTH_SITES))} sites "
-                                                               "and print how time grows")
+    parser.add_argument(
+        "--growth",
+        action="store_true",
+        help=f"run at {', '.join(map(str, GROWTH_SITES))} sites and print how time grows",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure as JSON to this path")
     parser.add_argument("--no-baseline", action="store_true", help="skip the plain DuckDB baseline")
     parser.add_argument("--steps", action="store_true", help="also print every Dagster step")
     parser.add_argument("--in-place", action="store_true", help="run the pipeline from this checkout, not a copy")
-    parser.add_argument("--code", type=Path, help="run the pipeline from this copy of the project (e.g. an older "
-                                                    "version, to compare)")
+    parser.add_argument(
+        "--code", type=Path, help="run the pipeline from this copy of the project (e.g. an older version, to compare)"
+    )
     parser.add_argument("--workdir", type=Path, help="work here (kept) instead of a temporary folder")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--baseline-worker", nargs=3, metavar=("RETURNS", "REFERENCE", "DB"), help=argparse.SUPPRESS)
@@ -866,16 +1036,24 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sites and --months must be >= 1")
 
     info = machine()
-    print(f"machine: {info['cores']} cores ({info['cpu']}), {info['ram_gb']} GB RAM, Python {info['python']}, "
-          f"DuckDB {info['duckdb']}; load average {' '.join(f'{x:.2f}' for x in info['loadavg_at_start'])}")
+    print(
+        f"machine: {info['cores']} cores ({info['cpu']}), {info['ram_gb']} GB RAM, Python {info['python']}, "
+        f"DuckDB {info['duckdb']}; load average {' '.join(f'{x:.2f}' for x in info['loadavg_at_start'])}"
+    )
     root = args.workdir or Path(tempfile.mkdtemp(prefix="lan-bench-"))
     sizes = GROWTH_SITES if args.growth else (args.sites,)
     results = []
     try:
         for sites in sizes:
-            r = benchmark(sites, args.months, root / f"{sites}x{args.months}", incremental=args.incremental,
-                          in_place=args.in_place, baseline=not args.no_baseline,
-                          code=args.code.resolve() if args.code else None)
+            r = benchmark(
+                sites,
+                args.months,
+                root / f"{sites}x{args.months}",
+                incremental=args.incremental,
+                in_place=args.in_place,
+                baseline=not args.no_baseline,
+                code=args.code.resolve() if args.code else None,
+            )
             results.append(r)
             print()
             print(format_result(r, steps=args.steps))

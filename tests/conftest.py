@@ -1,5 +1,6 @@
 """Shared fixtures. The end-to-end ones run the real pipeline (`python -m orchestration.run`, exactly what
 `make run` runs) once per session in a temporary LAN_HOME, and the tests then read what it built."""
+
 from __future__ import annotations
 
 import os
@@ -12,22 +13,37 @@ import duckdb
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"
-CHECK_INTERFACE = SHARED / "acceptance" / "check_interface.py"
+# Copies of ../shared kept in the repository, so that a clone with nothing beside it tests everything:
+# the peers' expected results (tests/peers, with SOURCES.md) and the interface's acceptance check.
+PEERS = REPO_ROOT / "tests" / "peers"
+CHECK_INTERFACE = REPO_ROOT / "tests" / "acceptance" / "check_interface.py"
 
 
 def pipeline_env(lan_home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAN_", "DAGSTER_"))}
-    env.update({"LAN_HOME": str(lan_home), "PYTHONPATH": str(REPO_ROOT), "DO_NOT_TRACK": "1",
-                "GX_ANALYTICS_ENABLED": "False", "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"})
+    env.update(
+        {
+            "LAN_HOME": str(lan_home),
+            "PYTHONPATH": str(REPO_ROOT),
+            "DO_NOT_TRACK": "1",
+            "GX_ANALYTICS_ENABLED": "False",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        }
+    )
     env.update(extra)
     return env
 
 
 def run_pipeline(lan_home: Path, check: bool = True, **extra: str) -> subprocess.CompletedProcess:
     """`make run` without make: the same module, in a fresh process, over `lan_home`."""
-    done = subprocess.run([sys.executable, "-m", "orchestration.run"], cwd=REPO_ROOT,
-                          env=pipeline_env(lan_home, **extra), capture_output=True, text=True, timeout=1200)
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.run"],
+        cwd=REPO_ROOT,
+        env=pipeline_env(lan_home, **extra),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     if check and done.returncode != 0:
         raise AssertionError(f"pipeline failed ({done.returncode}):\n{done.stdout[-6000:]}\n{done.stderr[-6000:]}")
     return done
@@ -44,10 +60,12 @@ def built_home(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def published(built_home) -> Callable[[str], list[tuple]]:
     """Query the published copy read-only, as a BI tool would."""
+
     def query(sql: str, params: list | None = None) -> list[tuple]:
         con = duckdb.connect(str(built_home / "publish" / "warehouse.duckdb"), read_only=True)
         try:
             return con.execute(sql, params or []).fetchall()
         finally:
             con.close()
+
     return query

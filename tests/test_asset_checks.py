@@ -1,6 +1,7 @@
 """The Dagster asset checks judge the warehouse for real: each passes on good data and fails on bad.
 
 (`no_file_quarantined_this_run` needs a run id: tests/test_pipeline_end_to_end.py sees it fail in a real run.)"""
+
 from __future__ import annotations
 
 import shutil
@@ -32,8 +33,10 @@ def _evaluate(check, home, **kwargs):
 def test_structure_check_passes_on_the_loaded_rows_and_fails_on_a_bad_one(home):
     assert _evaluate(return_rows_are_well_formed, home).passed
     con = duckdb.connect(str(home / "warehouse" / "lan.duckdb"))
-    con.execute("update raw.return_rows set numerator = denominator + 1 "
-                "where rowid = (select min(rowid) from raw.return_rows where denominator > 0)")
+    con.execute(
+        "update raw.return_rows set numerator = denominator + 1 "
+        "where rowid = (select min(rowid) from raw.return_rows where denominator > 0)"
+    )
     con.close()
     result = _evaluate(return_rows_are_well_formed, home)
     assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR

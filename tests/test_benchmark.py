@@ -2,6 +2,7 @@
 
 The real pipeline runs twice in a subprocess (about a minute on two cores); the test checks that the printed
 table and the JSON name every stage, with positive times, and that the baseline and the ratio are there."""
+
 from __future__ import annotations
 
 import json
@@ -18,9 +19,23 @@ import benchmark  # noqa: E402
 def test_benchmark_small_run(tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "scripts" / "benchmark.py"), "--sites", "2", "--months", "13",
-         "--workdir", str(tmp_path / "work"), "--json", str(out)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            str(REPO_ROOT / "scripts" / "benchmark.py"),
+            "--sites",
+            "2",
+            "--months",
+            "13",
+            "--workdir",
+            str(tmp_path / "work"),
+            "--json",
+            str(out),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     text = done.stdout
     for stage in benchmark.STAGES + ("total",):
@@ -49,8 +64,12 @@ def test_benchmark_small_run(tmp_path):
         assert baseline["stages"][stage]["wall_s"] > 0, stage
     assert baseline["rows"]["return_rows"] == 26 * 126 and baseline["rows"]["gap_metrics"] > 0
     assert result["ratio"]["total"] > 0 and result["ratio"]["comparable_stages"] > 0
-    assert set(result["targets"]) == {"full_under_5_min", "peak_under_2_gb", "incremental_under_30_s",
-                                      "within_3x_baseline"}
+    assert set(result["targets"]) == {
+        "full_under_5_min",
+        "peak_under_2_gb",
+        "incremental_under_30_s",
+        "within_3x_baseline",
+    }
 
 
 def test_window_and_stage_mapping():
@@ -66,6 +85,7 @@ def test_window_and_stage_mapping():
 
 # The run_charts fix the benchmark measures: only charts whose data changed are drawn, the rest in a process pool.
 
+
 def _chart_points(sites: int, measures: tuple[str, ...]):
     from datetime import date
 
@@ -76,11 +96,26 @@ def _chart_points(sites: int, measures: tuple[str, ...]):
 
     rng = np.random.default_rng(3)
     months = pd.date_range("2023-01-01", periods=24, freq="MS").date
-    rows = [("site", f"S{s:03d}", m, "group_rate", g, month, float(v), True)
-            for s in range(1, sites + 1) for m in measures for g in ("White", "Mixed", "Black or Black British")
-            for month, v in zip(months, rng.normal(10, 1, months.size))]
-    frame = pd.DataFrame(rows, columns=["geography_level", "site_code", "measure_code", "series_type",
-                                        "ethnic_group", "month_start_date", "value", "higher_is_better"])
+    rows = [
+        ("site", f"S{s:03d}", m, "group_rate", g, month, float(v), True)
+        for s in range(1, sites + 1)
+        for m in measures
+        for g in ("White", "Mixed", "Black or Black British")
+        for month, v in zip(months, rng.normal(10, 1, months.size))
+    ]
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "geography_level",
+            "site_code",
+            "measure_code",
+            "series_type",
+            "ethnic_group",
+            "month_start_date",
+            "value",
+            "higher_is_better",
+        ],
+    )
     return build_run_chart_points(frame, date(2024, 1, 1))
 
 
@@ -92,8 +127,9 @@ def test_charts_are_drawn_again_only_when_their_data_change(tmp_path):
     from publish.charts import write_site_pages
 
     points = _chart_points(2, ("PPH1500", "MHBOOK"))
-    measures = pd.DataFrame({"measure_code": ["PPH1500", "MHBOOK"], "measure_name": ["PPH", "MH"],
-                             "unit": ["per 1000", "percent"]})
+    measures = pd.DataFrame(
+        {"measure_code": ["PPH1500", "MHBOOK"], "measure_name": ["PPH", "MH"], "unit": ["per 1000", "percent"]}
+    )
     start = date(2024, 1, 1)
     stats: dict = {}
     first = write_site_pages(points, measures, tmp_path, start, workers=1, stats=stats)

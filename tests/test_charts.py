@@ -31,22 +31,39 @@ def _points(sites=("BARTS", "ELFT"), measures=("PPH1500", "MHBOOK")) -> pd.DataF
                 v[3] = np.nan  # a month without data
                 for stype in ("group_rate", "gap_vs_reference"):
                     vals = v if stype == "group_rate" else v - 5
-                    rows += [("site", site, measure, stype, g, m, float(x), measure != "PPH1500")
-                             for m, x in zip(months, vals)]
+                    rows += [
+                        ("site", site, measure, stype, g, m, float(x), measure != "PPH1500")
+                        for m, x in zip(months, vals)
+                    ]
     # a national series without a site code
-    rows += [("national", None, "PPH1500", "group_rate", "White", m, float(x), False)
-             for m, x in zip(months, rng.normal(4, 0.5, months.size))]
-    df = pd.DataFrame(rows, columns=["geography_level", "site_code", "measure_code", "series_type", "ethnic_group",
-                                     "month_start_date", "value", "higher_is_better"])
+    rows += [
+        ("national", None, "PPH1500", "group_rate", "White", m, float(x), False)
+        for m, x in zip(months, rng.normal(4, 0.5, months.size))
+    ]
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "geography_level",
+            "site_code",
+            "measure_code",
+            "series_type",
+            "ethnic_group",
+            "month_start_date",
+            "value",
+            "higher_is_better",
+        ],
+    )
     return build_run_chart_points(df, START)
 
 
 def _measures() -> pd.DataFrame:
-    return pd.DataFrame({
-        "measure_code": ["PPH1500", "MHBOOK"],
-        "measure_name": ["PPH of 1500 ml or more", "Mental health enquiry at booking"],
-        "unit": ["per 1000 maternities", "percent"],
-    })
+    return pd.DataFrame(
+        {
+            "measure_code": ["PPH1500", "MHBOOK"],
+            "measure_name": ["PPH of 1500 ml or more", "Mental health enquiry at booking"],
+            "unit": ["per 1000 maternities", "percent"],
+        }
+    )
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -83,7 +100,11 @@ def test_write_site_pages(tmp_path):
     pngs = sorted(p for p in written if p.suffix == ".png")
     pages = sorted(p for p in written if p.suffix == ".html" and p.name != "index.html")
     assert {p.relative_to(tmp_path).as_posix() for p in pngs} == {
-        "BARTS/MHBOOK.png", "BARTS/PPH1500.png", "ELFT/MHBOOK.png", "ELFT/PPH1500.png", "national/PPH1500.png"
+        "BARTS/MHBOOK.png",
+        "BARTS/PPH1500.png",
+        "ELFT/MHBOOK.png",
+        "ELFT/PPH1500.png",
+        "national/PPH1500.png",
     }
     assert [p.name for p in pages] == ["BARTS.html", "ELFT.html", "national.html"]
     assert (tmp_path / "index.html") in written

@@ -13,6 +13,7 @@ One LAN_HOME goes through the whole story (a kill costs only the time to reach i
 Then every file is kept exactly once, nothing is duplicated in the warehouse, and the published marts equal
 those of an uninterrupted build of the same inputs (`built_home`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,6 +57,7 @@ COMPARED = {
 # helpers
 # --------------------------------------------------------------------------------------------------------
 
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -70,8 +72,7 @@ def files_under(folder: Path) -> list[Path]:
 def kept_originals(home: Path) -> list[Path]:
     """The copies of landed files in raw/ and quarantine/ (not the .sha256 / reason files beside them).
     Hidden files (a `.name.part` a kill left behind) are included: they must not survive a rerun."""
-    return [p for p in files_under(home / "raw") + files_under(home / "quarantine")
-            if not p.name.endswith(KEPT_BESIDE)]
+    return [p for p in files_under(home / "raw") + files_under(home / "quarantine") if not p.name.endswith(KEPT_BESIDE)]
 
 
 def visible(paths: list[Path]) -> list[Path]:
@@ -81,9 +82,14 @@ def visible(paths: list[Path]) -> list[Path]:
 def start_pipeline(home: Path, log: Path) -> subprocess.Popen:
     """`make run` in a session (and process group) of its own, so that a kill takes dbt with it."""
     with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "orchestration.run"], cwd=REPO_ROOT,
-                                env=pipeline_env(home), stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "orchestration.run"],
+            cwd=REPO_ROOT,
+            env=pipeline_env(home),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def kill_group(proc: subprocess.Popen) -> None:
@@ -179,18 +185,21 @@ def snapshot(home: Path) -> dict:
         "kept": visible(kept_originals(home)),
         "partial_copies": [p for p in kept_originals(home) if p.name.startswith(".")],
         "published": (home / "publish" / "warehouse.duckdb").exists(),
-        "raw_files": None, "marts": None,
+        "raw_files": None,
+        "marts": None,
     }
     if warehouse.exists():
         state["raw_files"] = query(warehouse, "select count(*), count(distinct checksum) from raw.files")[0]
-        state["marts"] = {t for (t,) in query(warehouse, "select table_name from duckdb_tables() "
-                                                         "where schema_name = 'marts'")}
+        state["marts"] = {
+            t for (t,) in query(warehouse, "select table_name from duckdb_tables() where schema_name = 'marts'")
+        }
     return state
 
 
 # --------------------------------------------------------------------------------------------------------
 # the story
 # --------------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def crashed(tmp_path_factory) -> dict:
@@ -200,8 +209,9 @@ def crashed(tmp_path_factory) -> dict:
     settings.make_folders()
     # exactly what `make run` puts in a new LAN_HOME (orchestration/run.py), written here so it can be hashed first
     write_returns(settings.landing)
-    settings.sample_marker.write_text("This LAN_HOME was seeded with synthetic sample returns "
-                                      "(ingest/sample_data.py); its releases say so.\n")
+    settings.sample_marker.write_text(
+        "This LAN_HOME was seeded with synthetic sample returns (ingest/sample_data.py); its releases say so.\n"
+    )
     landed = {sha256(p): p.name for p in settings.landing.iterdir()}
     assert len(landed) == SAMPLE_FILES, "every sample file has bytes of its own"
     story: dict[str, Any] = {"home": home, "landed": landed, "seconds": {}}
@@ -225,27 +235,34 @@ def crashed(tmp_path_factory) -> dict:
     proc = start_pipeline(home, log)
     try:
         pid, target = wait_for("a `dbt build` process", lambda: dbt_build(proc.pid), proc, log)
-        started_marts = wait_for(f"{MARTS_STARTED_BEFORE_KILL} marts models started by dbt",
-                                 lambda: len(m := marts_started(target)) >= MARTS_STARTED_BEFORE_KILL and m,
-                                 proc, log)
+        started_marts = wait_for(
+            f"{MARTS_STARTED_BEFORE_KILL} marts models started by dbt",
+            lambda: len(m := marts_started(target)) >= MARTS_STARTED_BEFORE_KILL and m,
+            proc,
+            log,
+        )
         dbt_alive = pid in {p for p, _ in group_processes(proc.pid)}
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
         kill_group(proc)
     story["seconds"]["run 2 (killed in dbt)"] = time.monotonic() - started
     story["dbt_kill"] = snapshot(home)
-    story["dbt_kill"].update(dbt_alive_at_kill=dbt_alive, marts_started=[p.stem for p in started_marts],
-                             group_gone=group_is_gone(proc.pid))
+    story["dbt_kill"].update(
+        dbt_alive_at_kill=dbt_alive, marts_started=[p.stem for p in started_marts], group_gone=group_is_gone(proc.pid)
+    )
 
     # run 3: to the end
     started = time.monotonic()
     story["rerun"] = run_pipeline(home)
     story["seconds"]["run 3 (complete)"] = time.monotonic() - started
-    print("\ncrash-safety timings:", {k: round(v, 1) for k, v in story["seconds"].items()},
-          f"\nkilled in ingest with {len(story['ingest_kill']['kept'])} of {SAMPLE_FILES} files kept,",
-          f"raw.files {story['ingest_kill']['raw_files']};",
-          f"\nkilled in dbt with marts {sorted(story['dbt_kill']['marts'] or [])} built",
-          f"(dbt had started {story['dbt_kill']['marts_started']})")
+    print(
+        "\ncrash-safety timings:",
+        {k: round(v, 1) for k, v in story["seconds"].items()},
+        f"\nkilled in ingest with {len(story['ingest_kill']['kept'])} of {SAMPLE_FILES} files kept,",
+        f"raw.files {story['ingest_kill']['raw_files']};",
+        f"\nkilled in dbt with marts {sorted(story['dbt_kill']['marts'] or [])} built",
+        f"(dbt had started {story['dbt_kill']['marts_started']})",
+    )
     return story
 
 
@@ -253,12 +270,14 @@ def crashed(tmp_path_factory) -> dict:
 # the kill points really were where they should be
 # --------------------------------------------------------------------------------------------------------
 
+
 def test_the_first_kill_came_mid_ingest_after_some_files_were_kept_before_the_commit(crashed):
     state = crashed["ingest_kill"]
     assert state["group_gone"], "no process of the killed run may survive"
     # some files copied to raw/ or quarantine/, not all ...
     assert 0 < len(state["kept"]) < SAMPLE_FILES, (
-        f"{len(state['kept'])} files kept at the kill: the kill missed the copying window")
+        f"{len(state['kept'])} files kept at the kill: the kill missed the copying window"
+    )
     # ... landing/ untouched, and nothing committed to the warehouse
     assert len(state["landing"]) == SAMPLE_FILES
     assert state["raw_files"] in (None, (0, 0)), state["raw_files"]
@@ -281,6 +300,7 @@ def test_the_second_kill_came_during_dbt_and_left_a_half_built_marts_schema(cras
 # --------------------------------------------------------------------------------------------------------
 # after the rerun: no loss, no duplicate, the same result as a build never interrupted
 # --------------------------------------------------------------------------------------------------------
+
 
 def test_every_landed_file_is_kept_exactly_once_and_landing_is_empty(crashed):
     home = crashed["home"]
@@ -308,24 +328,27 @@ def test_the_warehouse_holds_every_file_and_row_once(crashed):
     duplicates = {
         "raw.files": "select checksum from raw.files group by all having count(*) > 1",
         "raw.file_arrivals": "select checksum, file_name, received_at from raw.file_arrivals "
-                             "group by all having count(*) > 1",
+        "group by all having count(*) > 1",
         "raw.submissions": "select submission_id from raw.submissions group by all having count(*) > 1",
         "raw.submissions by site-month-file": "select site_code, month_start_date, checksum from raw.submissions "
-                                              "group by all having count(*) > 1",
+        "group by all having count(*) > 1",
         "raw.return_rows": "select submission_id, source_row from raw.return_rows group by all having count(*) > 1",
         "raw.return_rows by key": "select submission_id, measure_code, ethnic_code from raw.return_rows "
-                                  "group by all having count(*) > 1",
+        "group by all having count(*) > 1",
     }
     for what, sql in duplicates.items():
         assert query(warehouse, sql) == [], what
     # each file arrived once (run 1 committed nothing; run 2 took everything in; run 3 found landing empty)
-    assert query(warehouse, "select count(*), count(*) filter (where is_repeat) from raw.file_arrivals") \
-        == [(SAMPLE_FILES, 0)]
+    assert query(warehouse, "select count(*), count(*) filter (where is_repeat) from raw.file_arrivals") == [
+        (SAMPLE_FILES, 0)
+    ]
     assert query(warehouse, "select count(*) from raw.submissions") == [(SAMPLE_FILES,)]
-    assert query(warehouse, """
+    assert query(
+        warehouse,
+        """
         select count(*) from raw.submissions s
-        where row_count != (select count(*) from raw.return_rows r where r.submission_id = s.submission_id)""") \
-        == [(0,)]
+        where row_count != (select count(*) from raw.return_rows r where r.submission_id = s.submission_id)""",
+    ) == [(0,)]
 
 
 def test_the_published_marts_equal_an_uninterrupted_build(crashed, built_home):
@@ -338,27 +361,37 @@ def test_the_published_marts_equal_an_uninterrupted_build(crashed, built_home):
         con.execute(f"attach '{home / 'publish' / 'warehouse.duckdb'}' as crashed (read_only)")
         con.execute(f"attach '{built_home / 'publish' / 'warehouse.duckdb'}' as built (read_only)")
         for table, columns in COMPARED.items():
-            counts = con.execute(f"select (select count(*) from crashed.marts.{table}), "
-                                 f"(select count(*) from built.marts.{table})").fetchone()
+            counts = con.execute(
+                f"select (select count(*) from crashed.marts.{table}), (select count(*) from built.marts.{table})"
+            ).fetchone()
             assert counts[0] == counts[1] and counts[0] > 0, (table, counts)
             for left, right in (("crashed", "built"), ("built", "crashed")):
-                extra = con.execute(f"select count(*) from (select {columns} from {left}.marts.{table} "
-                                    f"except all select {columns} from {right}.marts.{table})").fetchone()[0]
+                extra = con.execute(
+                    f"select count(*) from (select {columns} from {left}.marts.{table} "
+                    f"except all select {columns} from {right}.marts.{table})"
+                ).fetchone()[0]
                 assert extra == 0, f"{table}: {extra} rows in the {left} build only"
-        crashed_tables = {t for (t,) in con.execute(
-            "select table_name from duckdb_tables() where database_name = 'crashed' and schema_name = 'marts'"
-        ).fetchall()}
-        built_tables = {t for (t,) in con.execute(
-            "select table_name from duckdb_tables() where database_name = 'built' and schema_name = 'marts'"
-        ).fetchall()}
+        crashed_tables = {
+            t
+            for (t,) in con.execute(
+                "select table_name from duckdb_tables() where database_name = 'crashed' and schema_name = 'marts'"
+            ).fetchall()
+        }
+        built_tables = {
+            t
+            for (t,) in con.execute(
+                "select table_name from duckdb_tables() where database_name = 'built' and schema_name = 'marts'"
+            ).fetchall()
+        }
         assert crashed_tables == built_tables
     finally:
         con.close()
 
 
 def test_the_interface_holds_after_the_crashes(crashed):
-    done = subprocess.run([sys.executable, str(CHECK_INTERFACE), str(crashed["home"])], capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(CHECK_INTERFACE), str(crashed["home"])], capture_output=True, text=True, timeout=300
+    )
     lines = done.stdout.strip().splitlines()
     assert lines and lines[-1] == "interface holds", done.stdout[-3000:] + done.stderr[-3000:]
 

@@ -1,4 +1,5 @@
 """The Dagster code location loads, and holds what the RHO data team expects to see in the UI."""
+
 from __future__ import annotations
 
 import os
@@ -46,13 +47,20 @@ def test_dbt_sources_are_the_ingest_and_quality_assets(defs):
     upstream = graph.get(dg.AssetKey(["stg_raw__return_rows"])).parent_keys
     assert upstream == {dg.AssetKey(["raw", "return_rows"])}
     assert graph.get(dg.AssetKey(["raw", "return_rows"])).is_materializable
-    assert dg.AssetKey(["raw", "data_quality_results"]) in graph.get(dg.AssetKey(["stg_raw__data_quality_results"])).parent_keys
+    assert (
+        dg.AssetKey(["raw", "data_quality_results"])
+        in graph.get(dg.AssetKey(["stg_raw__data_quality_results"])).parent_keys
+    )
 
 
 def test_every_quality_rule_has_an_asset_check(defs):
     names = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
-    assert {"return_rows_are_well_formed", "no_file_quarantined_this_run", "ethnicity_completeness_meets_threshold",
-            "completeness_even_across_groups_and_measures"} <= names
+    assert {
+        "return_rows_are_well_formed",
+        "no_file_quarantined_this_run",
+        "ethnicity_completeness_meets_threshold",
+        "completeness_even_across_groups_and_measures",
+    } <= names
     assert any(n.startswith("unique_") for n in names) and any(n.startswith("relationships_") for n in names)
 
 

@@ -3,6 +3,7 @@
 Under both rules a count from 1 to 7 is hidden (None / <NA>; ``*`` in CSV); under msds its
 statistics are computed from the working value 5, under hes they are withheld.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -40,7 +41,8 @@ except ImportError:  # written by someone else; may not exist yet
 needs_gap_metrics = pytest.mark.skipif(
     real_add_statistics is None,
     reason="publish/gap_metrics.py (add_statistics) is not importable yet; these tests check the statistics "
-           "recomputed from rounded counts and will run once it exists")
+    "recomputed from rounded counts and will run once it exists",
+)
 
 counts = st.integers(min_value=0, max_value=10**9)
 small_ish = st.integers(min_value=0, max_value=60)
@@ -73,8 +75,9 @@ def stub_add_statistics(frame: pd.DataFrame, confidence: float = 0.95) -> pd.Dat
     out["rate_difference_lower_95"] = out["rate_difference"] - 1.0
     out["rate_difference_upper_95"] = out["rate_difference"] + 1.0
     out["excess_events"] = x - n * rx / rn.where(rn > 0)
-    out["gap_assessment"] = np.where(out["is_reference"], "reference",
-                                     np.where(ok, "no clear difference", "not calculable"))
+    out["gap_assessment"] = np.where(
+        out["is_reference"], "reference", np.where(ok, "no clear difference", "not calculable")
+    )
     return out
 
 
@@ -88,6 +91,7 @@ def check_published_count(value, rule: DisclosureRule) -> None:
 
 
 # --- the rule on one count -----------------------------------------------------------------------
+
 
 @given(counts)
 def test_msds_hides_1_to_7_computes_with_5_and_rounds_the_rest(n):
@@ -163,16 +167,23 @@ def test_true_range_of_a_hidden_count_and_of_a_5(rule):
 
 # --- tables --------------------------------------------------------------------------------------
 
+
 @st.composite
 def count_tables(draw):
     size = draw(st.integers(min_value=0, max_value=40))
     denominator = draw(st.lists(st.one_of(small_ish, counts), min_size=size, max_size=size))
     numerator = [draw(st.integers(min_value=0, max_value=d)) for d in denominator]
     known = [draw(st.integers(min_value=0, max_value=d)) for d in denominator]
-    return pd.DataFrame({"site_code": [f"S{i}" for i in range(size)], "numerator": numerator,
-                         "denominator": denominator, "denominator_total": denominator,
-                         "denominator_known": known, "completeness": [k / d if d else None
-                                                                       for k, d in zip(known, denominator)]})
+    return pd.DataFrame(
+        {
+            "site_code": [f"S{i}" for i in range(size)],
+            "numerator": numerator,
+            "denominator": denominator,
+            "denominator_total": denominator,
+            "denominator_known": known,
+            "completeness": [k / d if d else None for k, d in zip(known, denominator)],
+        }
+    )
 
 
 @given(count_tables(), st.sampled_from(RULES))
@@ -207,8 +218,9 @@ def test_apply_disclosure_leaves_no_visible_count_from_1_to_7(table, rule):
 
 
 def test_apply_disclosure_keeps_missing_counts_missing_and_accepts_any_numeric_dtype():
-    table = pd.DataFrame({"numerator": pd.array([None, 3, 40], dtype="Int64"),
-                          "denominator": np.array([4.0, 9.0, 41.0])})
+    table = pd.DataFrame(
+        {"numerator": pd.array([None, 3, 40], dtype="Int64"), "denominator": np.array([4.0, 9.0, 41.0])}
+    )
     for rule in RULES:
         out = apply_disclosure(table, ["numerator", "denominator"], rule)
         assert out["numerator"].tolist() == [pd.NA, pd.NA, 40] and out["denominator"].tolist() == [pd.NA, 10, 40]
@@ -258,6 +270,7 @@ def test_count_value_problem(rule):
 
 
 # --- totals and parts: what can and cannot be worked out ------------------------------------------
+
 
 @given(st.lists(small_ish, min_size=1, max_size=12), st.sampled_from(RULES))
 def test_total_minus_other_parts_never_shows_a_small_count(parts, rule):
@@ -312,6 +325,7 @@ def test_known_limitation_three_parts_and_a_total_can_pin_a_small_count(rule):
 
 # --- gap metrics ---------------------------------------------------------------------------------
 
+
 def gap_frame(rows) -> pd.DataFrame:
     """rows: (site, ethnic_group, numerator, denominator); reference group White; PPH1500 per 1000."""
     frame = pd.DataFrame(rows, columns=["site_code", "ethnic_group", "numerator", "denominator"])
@@ -320,19 +334,34 @@ def gap_frame(rows) -> pd.DataFrame:
     frame.insert(3, "period_type", "month")
     frame.insert(4, "period_label", "2024-03")
     frame["reference_group"] = "White"
-    for column in ("rate", "rate_lower_95", "rate_upper_95", "reference_rate", "rate_ratio",
-                   "rate_ratio_lower_95", "rate_ratio_upper_95", "rate_difference", "rate_difference_lower_95",
-                   "rate_difference_upper_95", "excess_events"):
+    for column in (
+        "rate",
+        "rate_lower_95",
+        "rate_upper_95",
+        "reference_rate",
+        "rate_ratio",
+        "rate_ratio_lower_95",
+        "rate_ratio_upper_95",
+        "rate_difference",
+        "rate_difference_lower_95",
+        "rate_difference_upper_95",
+        "excess_events",
+    ):
         frame[column] = 123.456  # stands for statistics computed from the true counts
     frame["gap_assessment"] = np.where(frame["ethnic_group"] == "White", "reference", "worse")
     return frame
 
 
 MEASURES = pd.DataFrame({"measure_code": ["PPH1500"], "multiplier": [1000], "higher_is_better": [False]})
-ROWS = [("BARTS", "White", 9, 412), ("BARTS", "Asian or Asian British", 3, 88),
-        ("BARTS", "Black or Black British", 0, 57), ("BSOL", "White", 2, 9),
-        ("BSOL", "Asian or Asian British", 13, 301), ("LAN", "White", 11, 421),
-        ("LAN", "Asian or Asian British", 16, 389)]
+ROWS = [
+    ("BARTS", "White", 9, 412),
+    ("BARTS", "Asian or Asian British", 3, 88),
+    ("BARTS", "Black or Black British", 0, 57),
+    ("BSOL", "White", 2, 9),
+    ("BSOL", "Asian or Asian British", 13, 301),
+    ("LAN", "White", 11, 421),
+    ("LAN", "Asian or Asian British", 16, 389),
+]
 
 
 @pytest.mark.parametrize("rule", RULES)
@@ -340,13 +369,17 @@ def test_protect_gap_metrics_rounds_counts_and_recomputes_statistics(rule):
     frame = gap_frame(ROWS)
     out = protect_gap_metrics(frame, rule, measures=MEASURES, statistics=stub_add_statistics)
     assert list(out.columns) == list(frame.columns) and len(out) == len(frame)
-    assert (out.drop(columns=[c for c in frame.columns if frame[c].dtype == float]).columns ==
-            frame.drop(columns=[c for c in frame.columns if frame[c].dtype == float]).columns).all()
+    assert (
+        out.drop(columns=[c for c in frame.columns if frame[c].dtype == float]).columns
+        == frame.drop(columns=[c for c in frame.columns if frame[c].dtype == float]).columns
+    ).all()
     for value in [*out["numerator"], *out["denominator"]]:
         check_published_count(None if value is pd.NA else int(value), rule)
     assert not (out.select_dtypes("float") == 123.456).any().any()  # nothing from the true counts
-    working = {c: out[c].astype("Float64").fillna(np.nan if rule.suppresses else 5).astype(float)
-               for c in ("numerator", "denominator")}  # no count is missing here: <NA> means hidden
+    working = {
+        c: out[c].astype("Float64").fillna(np.nan if rule.suppresses else 5).astype(float)
+        for c in ("numerator", "denominator")
+    }  # no count is missing here: <NA> means hidden
     rate = working["numerator"] / working["denominator"] * 1000
     assert np.allclose(out["rate"], rate, equal_nan=True)
     excess = out["excess_events"].dropna()
@@ -407,22 +440,40 @@ def test_protect_gap_metrics_refuses_what_it_cannot_protect():
 def test_protect_gap_metrics_statistics_are_add_statistics_of_the_rounded_counts(rule):
     frame = gap_frame(ROWS)
     out = protect_gap_metrics(frame, rule, measures=MEASURES)
-    rounded = frame.assign(numerator=[MSDS.working_count(n) for n in frame["numerator"]],
-                           denominator=[MSDS.working_count(n) for n in frame["denominator"]],
-                           multiplier=1000, higher_is_better=False,
-                           is_reference=frame["ethnic_group"] == "White")
+    rounded = frame.assign(
+        numerator=[MSDS.working_count(n) for n in frame["numerator"]],
+        denominator=[MSDS.working_count(n) for n in frame["denominator"]],
+        multiplier=1000,
+        higher_is_better=False,
+        is_reference=frame["ethnic_group"] == "White",
+    )
     reference = rounded[rounded["is_reference"]].set_index("site_code")
     rounded["reference_numerator"] = rounded["site_code"].map(reference["numerator"])
     rounded["reference_denominator"] = rounded["site_code"].map(reference["denominator"])
     expected = real_add_statistics(rounded.drop(columns=["rate", "gap_assessment"]))
     visible = ~frame["numerator"].between(1, SMALL_MAX) | (not rule.suppresses)
     visible &= ~rounded["site_code"].eq("BSOL") | (not rule.suppresses)
-    for column in ("rate", "rate_lower_95", "rate_upper_95", "reference_rate", "rate_ratio", "rate_ratio_lower_95",
-                   "rate_ratio_upper_95", "rate_difference", "rate_difference_lower_95",
-                   "rate_difference_upper_95"):
-        assert np.allclose(out.loc[visible, column].to_numpy(float),
-                           pd.to_numeric(expected.loc[visible, column]).to_numpy(float), equal_nan=True), column
-    assert np.allclose(out.loc[visible, "excess_events"].to_numpy(float),
-                       round_to_base(expected.loc[visible, "excess_events"]), equal_nan=True)
+    for column in (
+        "rate",
+        "rate_lower_95",
+        "rate_upper_95",
+        "reference_rate",
+        "rate_ratio",
+        "rate_ratio_lower_95",
+        "rate_ratio_upper_95",
+        "rate_difference",
+        "rate_difference_lower_95",
+        "rate_difference_upper_95",
+    ):
+        assert np.allclose(
+            out.loc[visible, column].to_numpy(float),
+            pd.to_numeric(expected.loc[visible, column]).to_numpy(float),
+            equal_nan=True,
+        ), column
+    assert np.allclose(
+        out.loc[visible, "excess_events"].to_numpy(float),
+        round_to_base(expected.loc[visible, "excess_events"]),
+        equal_nan=True,
+    )
     assert (out.loc[visible, "gap_assessment"] == expected.loc[visible, "gap_assessment"]).all()
     assert ((out["rate"].isna()) | (out["rate"] >= out["rate_lower_95"] - 1e-9)).all()

@@ -1,4 +1,5 @@
 """GX Data Docs and the completeness summary: built from validation results, readable offline."""
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,11 @@ from ingest.reference import load_reference
 
 REF = load_reference()
 # an asset the browser would fetch: <link href>, <script src>, <img src>, CSS url(), @import
-ANY_REMOTE = re.compile(r"""<(link|script|img)\b[^>]*\b(href|src)\s*=\s*["']?\s*(https?:)?//"""
-                        r"""|url\(\s*["']?\s*(https?:)?//|@import[^;]*(https?:)?//""", re.I)
+ANY_REMOTE = re.compile(
+    r"""<(link|script|img)\b[^>]*\b(href|src)\s*=\s*["']?\s*(https?:)?//"""
+    r"""|url\(\s*["']?\s*(https?:)?//|@import[^;]*(https?:)?//""",
+    re.I,
+)
 LOCAL = re.compile(r"""<(?:link|script|img)\b[^>]*\b(?:href|src)\s*=\s*["']([^"'#]+)["']""", re.I)
 
 
@@ -46,14 +50,13 @@ def test_data_docs_are_built_by_gx(docs):
     dest, index = docs
     assert index == dest / "index.html" and index.exists()
     pages = {p.relative_to(dest).parts[:2] for p in dest.rglob("*.html")}
-    for suite in (S.STRUCTURE_SUITE, S.COMPLETENESS_SUITE, S.GROUP_DIFFERENTIAL_SUITE,
-                  S.MEASURE_DIFFERENTIAL_SUITE):
+    for suite in (S.STRUCTURE_SUITE, S.COMPLETENESS_SUITE, S.GROUP_DIFFERENTIAL_SUITE, S.MEASURE_DIFFERENTIAL_SUITE):
         assert ("validations", suite) in pages
         assert (dest / "expectations" / f"{suite}.html").exists()
     text = index.read_text()
     assert "bootstrapTable" in text and S.STRUCTURE_SUITE in text
     structure_page = next((dest / "validations" / S.STRUCTURE_SUITE).rglob("*.html")).read_text()
-    assert "NOPE" in structure_page                      # GX's sample of unexpected values
+    assert "NOPE" in structure_page  # GX's sample of unexpected values
 
 
 def test_data_docs_load_nothing_from_the_internet(docs):
@@ -65,7 +68,7 @@ def test_data_docs_load_nothing_from_the_internet(docs):
         assert not ANY_REMOTE.search(text), (page, ANY_REMOTE.search(text).group(0))
         assert not REMOTE_ASSET.search(text), page
         assert "static/offline/lan-offline.js" in text and "static/offline/lan-offline.css" in text
-        for ref in LOCAL.findall(text):            # every local asset a page loads is there
+        for ref in LOCAL.findall(text):  # every local asset a page loads is there
             if not ref.startswith("data:"):
                 assert (page.parent / ref.split("?")[0]).resolve().exists(), (page, ref)
     for css in dest.rglob("*.css"):
@@ -110,16 +113,17 @@ def test_quality_report_from_stored_results(checks, tmp_path):
     from expectations.data_docs import validations_from_results, write_quality_report
 
     _, quality = checks
-    stored = quality.results.assign(run_id="r2", validated_at=pd.Timestamp("2024-04-02"),
-                                     submission_id="s1")
+    stored = quality.results.assign(run_id="r2", validated_at=pd.Timestamp("2024-04-02"), submission_id="s1")
     older = stored.assign(run_id="r1", validated_at=pd.Timestamp("2024-04-01"), success=True)
     stored = pd.concat([older, stored], ignore_index=True)
     stored["month_start_date"] = stored["month_start_date"].dt.date
     validations = validations_from_results(stored)
     assert set(validations) == {S.COMPLETENESS_SUITE, S.GROUP_DIFFERENTIAL_SUITE, S.MEASURE_DIFFERENTIAL_SUITE}
     # GX, re-run on the stored figures, reaches the stored (newest) verdicts
-    for rule, suite in ((S.ETHNICITY_COMPLETENESS, S.COMPLETENESS_SUITE),
-                        (S.DIFFERENTIAL_MISSING_BY_GROUP, S.GROUP_DIFFERENTIAL_SUITE)):
+    for rule, suite in (
+        (S.ETHNICITY_COMPLETENESS, S.COMPLETENESS_SUITE),
+        (S.DIFFERENTIAL_MISSING_BY_GROUP, S.GROUP_DIFFERENTIAL_SUITE),
+    ):
         [result] = validations[suite].results
         newest = quality.results.loc[quality.results["rule"] == rule]
         assert result.result["unexpected_count"] == int((~newest["success"]).sum())

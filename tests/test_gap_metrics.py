@@ -4,6 +4,7 @@ The statistics are checked against public peers in test_statistics_peers.py. Her
 expected intervals are recomputed from textbook formulas written out inline, so that the
 wiring (which count goes where, the multiplier, the reference) is checked independently.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,13 +46,42 @@ MEASURES = [  # code, multiplier, higher_is_better
     ("BOOK", 100, True),
     ("DIAG", 100, None),
 ]
-SPEC_COLUMNS = """geography_level site_code measure_code period_type period_label period_start period_end
-ethnic_group numerator denominator rate rate_lower_95 rate_upper_95 reference_group reference_rate
-rate_ratio rate_ratio_lower_95 rate_ratio_upper_95 rate_difference rate_difference_lower_95
-rate_difference_upper_95 excess_events gap_assessment""".split()
+SPEC_COLUMNS = [
+    "geography_level",
+    "site_code",
+    "measure_code",
+    "period_type",
+    "period_label",
+    "period_start",
+    "period_end",
+    "ethnic_group",
+    "numerator",
+    "denominator",
+    "rate",
+    "rate_lower_95",
+    "rate_upper_95",
+    "reference_group",
+    "reference_rate",
+    "rate_ratio",
+    "rate_ratio_lower_95",
+    "rate_ratio_upper_95",
+    "rate_difference",
+    "rate_difference_lower_95",
+    "rate_difference_upper_95",
+    "excess_events",
+    "gap_assessment",
+]
 FLOAT_COLUMNS = [
-    "rate", "rate_lower_95", "rate_upper_95", "reference_rate", "rate_ratio", "rate_ratio_lower_95",
-    "rate_ratio_upper_95", "rate_difference", "rate_difference_lower_95", "rate_difference_upper_95",
+    "rate",
+    "rate_lower_95",
+    "rate_upper_95",
+    "reference_rate",
+    "rate_ratio",
+    "rate_ratio_lower_95",
+    "rate_ratio_upper_95",
+    "rate_difference",
+    "rate_difference_lower_95",
+    "rate_difference_upper_95",
     "excess_events",
 ]
 
@@ -75,8 +105,10 @@ def warehouse(facts: list[tuple]) -> duckdb.DuckDBPyConnection:
                    (measure_code VARCHAR, condition_code VARCHAR, measure_name VARCHAR,
                     numerator_definition VARCHAR, denominator_definition VARCHAR,
                     multiplier INTEGER, unit VARCHAR, higher_is_better BOOLEAN)""")
-    con.executemany("INSERT INTO marts.dim_measure VALUES (?, 'C', ?, 'n', 'd', ?, 'u', ?)",
-                    [(code, code, mult, hib) for code, mult, hib in MEASURES])
+    con.executemany(
+        "INSERT INTO marts.dim_measure VALUES (?, 'C', ?, 'n', 'd', ?, 'u', ?)",
+        [(code, code, mult, hib) for code, mult, hib in MEASURES],
+    )
     con.execute("""CREATE TABLE marts.fct_measure_monthly
                    (site_code VARCHAR, month_start_date DATE, measure_code VARCHAR, ethnic_code VARCHAR,
                     numerator BIGINT, denominator BIGINT, submission_id VARCHAR,
@@ -86,9 +118,19 @@ def warehouse(facts: list[tuple]) -> duckdb.DuckDBPyConnection:
         site, ym, measure, code, num, den, *rest = fact
         rows.append((site, month(ym), measure, code, num, den, f"{site}-{ym}", rest[0] if rest else True))
     if rows:
-        fct = pd.DataFrame(rows, columns=["site_code", "month_start_date", "measure_code", "ethnic_code",
-                                          "numerator", "denominator", "submission_id",
-                                          "meets_completeness_threshold"])
+        fct = pd.DataFrame(
+            rows,
+            columns=[
+                "site_code",
+                "month_start_date",
+                "measure_code",
+                "ethnic_code",
+                "numerator",
+                "denominator",
+                "submission_id",
+                "meets_completeness_threshold",
+            ],
+        )
         fct["numerator"] = fct["numerator"].astype("Int64")
         fct["denominator"] = fct["denominator"].astype("Int64")
         con.register("fct_rows", fct)
@@ -150,8 +192,8 @@ ONE_MONTH = [
     ("S1", "2024-03", "PPH", "B", 5, 50),
     ("S1", "2024-03", "PPH", "M", 20, 100),
     ("S1", "2024-03", "PPH", "Z", 7, 30),
-    ("S1", "2024-03", "PPH", "H", None, 40),   # numerator missing: excluded (denominator too)
-    ("S1", "2024-03", "PPH", "R", 3, None),    # denominator missing: excluded
+    ("S1", "2024-03", "PPH", "H", None, 40),  # numerator missing: excluded (denominator too)
+    ("S1", "2024-03", "PPH", "R", 3, None),  # denominator missing: excluded
     # site S2: White = A 3/60; Black = N 9/40; Asian = H 0/25
     ("S2", "2024-03", "PPH", "A", 3, 60),
     ("S2", "2024-03", "PPH", "N", 9, 40),
@@ -175,17 +217,25 @@ def test_columns_and_types(one_month: pd.DataFrame) -> None:
     con.register("gap", one_month)
     types = dict(zip(["period_start", "period_end"], con.sql("SELECT period_start, period_end FROM gap").types))
     assert str(types["period_start"]) == "DATE" and str(types["period_end"]) == "DATE"
-    assert pick(one_month, site_code="S1", period_type="month", ethnic_group="White")["period_start"] == date(2024, 3, 1)
+    assert pick(one_month, site_code="S1", period_type="month", ethnic_group="White")["period_start"] == date(
+        2024, 3, 1
+    )
 
 
 def test_hand_computed_site_month(one_month: pd.DataFrame) -> None:
-    black = pick(one_month, site_code="S1", measure_code="PPH", period_type="month",
-                 period_label="2024-03", ethnic_group="Black or Black British")
+    black = pick(
+        one_month,
+        site_code="S1",
+        measure_code="PPH",
+        period_type="month",
+        period_label="2024-03",
+        ethnic_group="Black or Black British",
+    )
     assert black["geography_level"] == "site"
     assert (black["numerator"], black["denominator"]) == (20, 100)
     assert (black["reference_numerator"], black["reference_denominator"]) == (15, 150)
-    assert black["rate"] == pytest.approx(200.0)              # 20/100 per 1000
-    assert black["reference_rate"] == pytest.approx(100.0)    # 15/150 per 1000
+    assert black["rate"] == pytest.approx(200.0)  # 20/100 per 1000
+    assert black["reference_rate"] == pytest.approx(100.0)  # 15/150 per 1000
     lo, hi = wilson(20, 100)
     assert black["rate_lower_95"] == pytest.approx(1000 * lo, rel=1e-12)
     assert black["rate_upper_95"] == pytest.approx(1000 * hi, rel=1e-12)
@@ -210,7 +260,12 @@ def test_reference_row(one_month: pd.DataFrame) -> None:
     assert (white["numerator"], white["denominator"]) == (15, 150)
     assert white["rate"] == pytest.approx(100.0)
     assert white["rate_ratio"] == 1.0 and white["rate_difference"] == 0.0 and white["excess_events"] == 0.0
-    for column in ("rate_ratio_lower_95", "rate_ratio_upper_95", "rate_difference_lower_95", "rate_difference_upper_95"):
+    for column in (
+        "rate_ratio_lower_95",
+        "rate_ratio_upper_95",
+        "rate_difference_lower_95",
+        "rate_difference_upper_95",
+    ):
         assert np.isnan(white[column]), column  # a self-comparison has no interval (documented)
     assert np.isfinite([white["rate_lower_95"], white["rate_upper_95"]]).all()
 
@@ -230,7 +285,12 @@ def test_zero_counts_are_not_calculable_without_inf(one_month: pd.DataFrame) -> 
     assert asian_s2["rate_upper_95"] == pytest.approx(1000 * wilson(0, 25)[1])
     assert asian_s2["gap_assessment"] == "not calculable"
     assert np.isnan(asian_s2["rate_ratio"])
-    for column in ("rate_ratio_lower_95", "rate_ratio_upper_95", "rate_difference_lower_95", "rate_difference_upper_95"):
+    for column in (
+        "rate_ratio_lower_95",
+        "rate_ratio_upper_95",
+        "rate_difference_lower_95",
+        "rate_difference_upper_95",
+    ):
         assert np.isnan(asian_s2[column])
     assert asian_s2["rate_difference"] == pytest.approx(0 - 1000 * 3 / 60)  # both rates exist
     assert asian_s2["excess_events"] == pytest.approx(0 - 25 * 3 / 60)
@@ -276,8 +336,8 @@ def test_period_types_for_one_month(one_month: pd.DataFrame) -> None:
 @pytest.mark.parametrize(
     "black, expected",
     [
-        ((100, 1000), {"PPH": "worse", "BOOK": "better", "DIAG": "higher"}),   # 10 % vs 2 %
-        ((2, 1000), {"PPH": "better", "BOOK": "worse", "DIAG": "lower"}),      # 0.2 % vs 2 %
+        ((100, 1000), {"PPH": "worse", "BOOK": "better", "DIAG": "higher"}),  # 10 % vs 2 %
+        ((2, 1000), {"PPH": "better", "BOOK": "worse", "DIAG": "lower"}),  # 0.2 % vs 2 %
         ((22, 1000), {"PPH": "no clear difference", "BOOK": "no clear difference", "DIAG": "no clear difference"}),
     ],
 )
@@ -287,8 +347,13 @@ def test_direction_reading(black, expected) -> None:
         facts += [("S1", "2024-02", measure, "A", 20, 1000), ("S1", "2024-02", measure, "M", *black)]
     frame = build_gap_metrics(warehouse(facts))
     for measure, assessment in expected.items():
-        row = pick(frame, geography_level="site", measure_code=measure, period_type="month",
-                   ethnic_group="Black or Black British")
+        row = pick(
+            frame,
+            geography_level="site",
+            measure_code=measure,
+            period_type="month",
+            ethnic_group="Black or Black British",
+        )
         assert row["gap_assessment"] == assessment, measure
         rr, lo, hi = katz(black[0], black[1], 20, 1000)
         assert row["rate_ratio_lower_95"] == pytest.approx(lo) and row["rate_ratio_upper_95"] == pytest.approx(hi)
@@ -334,7 +399,7 @@ def test_rolling_12_month_windows(long_frame: pd.DataFrame) -> None:
     # first possible end = 12th month of data (2023-12); last = 2024-06 -> 7 windows
     assert sorted(set(rolling["period_label"])) == months_between("2023-12", "2024-06")
     for end in months_between("2023-12", "2024-06"):
-        window = SPAN[SPAN.index(end) - 11: SPAN.index(end) + 1]
+        window = SPAN[SPAN.index(end) - 11 : SPAN.index(end) + 1]
         assert len(window) == 12
         for site in ("S1", "S2", None):
             geo = {"site_code": site} if site else {"geography_level": "lan"}
@@ -355,11 +420,20 @@ def test_rolling_12_month_windows(long_frame: pd.DataFrame) -> None:
 
 
 def test_quarter_labels_and_completeness(long_frame: pd.DataFrame) -> None:
-    quarters = long_frame[(long_frame["period_type"] == "quarter") & (long_frame["site_code"] == "S1")
-                          & (long_frame["ethnic_group"] == "White")]
+    quarters = long_frame[
+        (long_frame["period_type"] == "quarter")
+        & (long_frame["site_code"] == "S1")
+        & (long_frame["ethnic_group"] == "White")
+    ]
     # 2022/23 Q4 = Jan-Mar 2023 is complete; Apr-Jun 2024 = 2024/25 Q1 is complete
     assert list(quarters["period_label"]) == [
-        "2022/23 Q4", "2023/24 Q1", "2023/24 Q2", "2023/24 Q3", "2023/24 Q4", "2024/25 Q1"]
+        "2022/23 Q4",
+        "2023/24 Q1",
+        "2023/24 Q2",
+        "2023/24 Q3",
+        "2023/24 Q4",
+        "2024/25 Q1",
+    ]
     q4 = pick(quarters, period_label="2023/24 Q4")  # January 2024 is 2023/24 Q4
     assert (q4["period_start"], q4["period_end"]) == (date(2024, 1, 1), date(2024, 3, 1))
     assert q4["numerator"] == 13 + 14 + 15  # i = 12, 13, 14
@@ -369,12 +443,16 @@ def test_quarter_labels_and_completeness(long_frame: pd.DataFrame) -> None:
     q3 = pick(quarters, period_label="2023/24 Q3")
     assert (q3["period_start"], q3["period_end"]) == (date(2023, 10, 1), date(2023, 12, 1))
     # S2 has no data before 2023-07: its first quarter is 2023/24 Q2 (only August), n_months 1
-    s2 = long_frame[(long_frame["period_type"] == "quarter") & (long_frame["site_code"] == "S2")
-                    & (long_frame["ethnic_group"] == "White")]
+    s2 = long_frame[
+        (long_frame["period_type"] == "quarter")
+        & (long_frame["site_code"] == "S2")
+        & (long_frame["ethnic_group"] == "White")
+    ]
     assert list(s2["period_label"]) == ["2023/24 Q2", "2023/24 Q3", "2023/24 Q4", "2024/25 Q1"]
     assert list(s2["n_months"]) == [1, 2, 1, 2]
-    lan = pick(long_frame, geography_level="lan", period_type="quarter", period_label="2024/25 Q1",
-               ethnic_group="White")
+    lan = pick(
+        long_frame, geography_level="lan", period_type="quarter", period_label="2024/25 Q1", ethnic_group="White"
+    )
     assert lan["months_flagged"] == 1 and lan["n_months"] == 3  # S2's April 2024
 
 
@@ -383,8 +461,12 @@ def test_quarter_labels_partial_data_range() -> None:
     facts = [("S1", ym, "PPH", "A", 1, 10) for ym in months_between("2024-02", "2024-07")]
     frame = build_gap_metrics(warehouse(facts))
     assert set(frame.loc[frame["period_type"] == "quarter", "period_label"]) == {"2024/25 Q1"}
-    labels = dict(zip(frame.loc[frame["period_type"] == "month", "period_label"],
-                      frame.loc[frame["period_type"] == "month", "period_start"]))
+    labels = dict(
+        zip(
+            frame.loc[frame["period_type"] == "month", "period_label"],
+            frame.loc[frame["period_type"] == "month", "period_start"],
+        )
+    )
     assert labels["2024-02"] == date(2024, 2, 1)
     facts = [("S1", ym, "PPH", "A", 1, 10) for ym in months_between("2023-12", "2024-03")]
     frame = build_gap_metrics(warehouse(facts))
@@ -393,8 +475,11 @@ def test_quarter_labels_partial_data_range() -> None:
 
 def test_programme_phase(long_frame: pd.DataFrame) -> None:
     facts = _long_facts()
-    phases = long_frame[(long_frame["period_type"] == "programme_phase") & (long_frame["site_code"] == "S1")
-                        & (long_frame["ethnic_group"] == "Black or Black British")]
+    phases = long_frame[
+        (long_frame["period_type"] == "programme_phase")
+        & (long_frame["site_code"] == "S1")
+        & (long_frame["ethnic_group"] == "Black or Black British")
+    ]
     assert list(phases["period_label"]) == ["baseline", "intervention"]
     base = pick(phases, period_label="baseline")
     assert (base["period_start"], base["period_end"]) == (date(2023, 1, 1), date(2023, 12, 1))
@@ -405,8 +490,7 @@ def test_programme_phase(long_frame: pd.DataFrame) -> None:
     assert (inter["numerator"], inter["denominator"]) == _sum(facts, "S1", "N", SPAN[12:])
     # a configurable start, given mid-month: the month it falls in is intervention
     other = build_gap_metrics(warehouse(facts), programme_start=date(2023, 7, 15))
-    base = pick(other, site_code="S1", period_type="programme_phase", period_label="baseline",
-                ethnic_group="White")
+    base = pick(other, site_code="S1", period_type="programme_phase", period_label="baseline", ethnic_group="White")
     assert (base["period_start"], base["period_end"]) == (date(2023, 1, 1), date(2023, 6, 1))
     assert base["numerator"] == sum(range(1, 7))
     # a start after the data: baseline only
@@ -419,7 +503,13 @@ def test_month_rows_and_flags(long_frame: pd.DataFrame) -> None:
     assert sorted(set(months.loc[months["site_code"] == "S1", "period_label"])) == SPAN
     # S2 months without data have no rows at all
     assert sorted(set(months.loc[months["site_code"] == "S2", "period_label"])) == [
-        "2023-08", "2023-10", "2023-12", "2024-02", "2024-04", "2024-06"]
+        "2023-08",
+        "2023-10",
+        "2023-12",
+        "2024-02",
+        "2024-04",
+        "2024-06",
+    ]
     may = pick(months, site_code="S1", period_label="2023-05", ethnic_group="Mixed")
     assert (may["months_flagged"], may["meets_completeness_threshold"]) == (1, False)
     lan_apr = pick(months, geography_level="lan", period_label="2024-04", ethnic_group="White")
@@ -456,24 +546,36 @@ def test_lan_totals_equal_sum_of_sites(random_facts) -> None:
     keys = ["measure_code", "period_type", "period_label", "ethnic_group"]
     sites = frame[frame["geography_level"] == "site"]
     lan = frame[frame["geography_level"] == "lan"].set_index(keys)
-    summed = sites.groupby(keys)[["numerator", "denominator", "reference_numerator",
-                                  "reference_denominator", "months_flagged"]].sum()
+    summed = sites.groupby(keys)[
+        ["numerator", "denominator", "reference_numerator", "reference_denominator", "months_flagged"]
+    ].sum()
     assert len(lan) == len(summed)
     pd.testing.assert_frame_equal(lan[summed.columns].sort_index(), summed.sort_index(), check_dtype=False)
     flags = sites.groupby(keys)["meets_completeness_threshold"].all()
     assert (lan["meets_completeness_threshold"].sort_index() == flags.sort_index()).all()
     # n_months: distinct months over sites, at most the period length
-    assert (lan["n_months"] <= lan.index.get_level_values("period_type").map(
-        {"month": 1, "quarter": 3, "rolling_12_months": 12, "programme_phase": 999})).all()
+    assert (
+        lan["n_months"]
+        <= lan.index.get_level_values("period_type").map(
+            {"month": 1, "quarter": 3, "rolling_12_months": 12, "programme_phase": 999}
+        )
+    ).all()
     assert_no_inf(frame)
     # one LAN month by brute force from the raw facts
     use = [f for f in random_facts if f[4] is not None and f[5] is not None]
-    row = pick(frame, geography_level="lan", measure_code="BOOK", period_type="month", period_label="2024-02",
-               ethnic_group="Black or Black British")
+    row = pick(
+        frame,
+        geography_level="lan",
+        measure_code="BOOK",
+        period_type="month",
+        period_label="2024-02",
+        ethnic_group="Black or Black British",
+    )
     assert row["numerator"] == sum(f[4] for f in use if f[1] == "2024-02" and f[2] == "BOOK" and f[3] in "MN")
     assert row["denominator"] == sum(f[5] for f in use if f[1] == "2024-02" and f[2] == "BOOK" and f[3] in "MN")
     assert row["reference_denominator"] == sum(
-        f[5] for f in use if f[1] == "2024-02" and f[2] == "BOOK" and f[3] in ("A", "B"))
+        f[5] for f in use if f[1] == "2024-02" and f[2] == "BOOK" and f[3] in ("A", "B")
+    )
     # every group present for every (geography, measure, period)
     counts = frame.groupby(["geography_level", "site_code", "measure_code", "period_type", "period_label"]).size()
     assert (counts == len(KNOWN_GROUPS)).all()
@@ -491,14 +593,24 @@ def test_category_level(random_facts) -> None:
     # category counts add up to group counts; the reference is the White GROUP's total
     by_group = cats.groupby(keys + ["ethnic_group"])[["numerator", "denominator"]].sum()
     g = groups.set_index(keys + ["ethnic_group"])
-    pd.testing.assert_frame_equal(by_group.sort_index(), g[["numerator", "denominator"]].sort_index(),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        by_group.sort_index(), g[["numerator", "denominator"]].sort_index(), check_dtype=False
+    )
     white = groups[groups["ethnic_group"] == "White"].set_index(keys)
     a_rows = cats[cats["ethnic_code"] == "A"].set_index(keys)
     assert (a_rows["reference_numerator"] == white["numerator"].reindex(a_rows.index)).all()
     assert (a_rows["reference_denominator"] == white["denominator"].reindex(a_rows.index)).all()
-    assert pick(cats, ethnic_code="N", geography_level="lan", measure_code="PPH", period_type="month",
-                period_label="2024-01")["ethnic_label"] == "Black or Black British - African"
+    assert (
+        pick(
+            cats,
+            ethnic_code="N",
+            geography_level="lan",
+            measure_code="PPH",
+            period_type="month",
+            period_label="2024-01",
+        )["ethnic_label"]
+        == "Black or Black British - African"
+    )
     assert_no_inf(cats)
 
 
@@ -541,9 +653,11 @@ def test_scale_one_million_rows() -> None:
     # 16 known codes spread over the 5 groups, plus 2 unknown: 18 codes as in the reference list
     codes = [(f"K{i:02d}", f"label {i}", KNOWN_GROUPS[i % 5], True) for i in range(16)]
     codes += [("Z", "Not stated", "Not stated", False), ("99", "Not known", "Not known", False)]
-    con.execute("""CREATE TABLE marts.dim_ethnic_category AS SELECT * FROM (VALUES """ +
-                ", ".join(f"('{c}', '{lab}', '{g}', {str(k).lower()})" for c, lab, g, k in codes) +
-                ") t(ethnic_code, ethnic_label, ethnic_group, is_known)")
+    con.execute(
+        """CREATE TABLE marts.dim_ethnic_category AS SELECT * FROM (VALUES """
+        + ", ".join(f"('{c}', '{lab}', '{g}', {str(k).lower()})" for c, lab, g, k in codes)
+        + ") t(ethnic_code, ethnic_label, ethnic_group, is_known)"
+    )
     con.execute("""CREATE TABLE marts.dim_measure AS SELECT 'M' || i AS measure_code, 100 AS multiplier,
                    CASE i % 3 WHEN 0 THEN true WHEN 1 THEN false END AS higher_is_better
                    FROM range(7) t(i)""")
@@ -569,16 +683,18 @@ def test_scale_one_million_rows() -> None:
 # add_statistics on its own (the evaluation writer reuses it on rounded counts)
 # ------------------------------------------------------------------------------------------
 def test_add_statistics_depends_only_on_input_columns() -> None:
-    frame = pd.DataFrame({
-        "numerator": pd.array([30, 0, None, 10], dtype="Int64"),
-        "denominator": pd.array([100, 10, 20, 10], dtype="Int64"),
-        "reference_numerator": pd.array([10, 10, 10, 0], dtype="Int64"),
-        "reference_denominator": pd.array([200, 200, 200, 10], dtype="Int64"),
-        "multiplier": [1000, 100, 100, 100],
-        "higher_is_better": pd.array([False, True, None, True], dtype="boolean"),
-        "is_reference": [False, False, False, False],
-        "unrelated": ["kept", "kept", "kept", "kept"],
-    })
+    frame = pd.DataFrame(
+        {
+            "numerator": pd.array([30, 0, None, 10], dtype="Int64"),
+            "denominator": pd.array([100, 10, 20, 10], dtype="Int64"),
+            "reference_numerator": pd.array([10, 10, 10, 0], dtype="Int64"),
+            "reference_denominator": pd.array([200, 200, 200, 10], dtype="Int64"),
+            "multiplier": [1000, 100, 100, 100],
+            "higher_is_better": pd.array([False, True, None, True], dtype="boolean"),
+            "is_reference": [False, False, False, False],
+            "unrelated": ["kept", "kept", "kept", "kept"],
+        }
+    )
     out = add_statistics(frame)
     assert list(out["gap_assessment"]) == ["worse", "not calculable", "not calculable", "not calculable"]
     assert (out["unrelated"] == "kept").all()
@@ -605,8 +721,15 @@ def stat_rows(draw):
     n2 = draw(hst.one_of(hst.integers(0, 50), counts))
     x1 = draw(hst.integers(0, n1))
     x2 = draw(hst.integers(0, n2))
-    return (x1, n1, x2, n2, draw(hst.sampled_from([1, 100, 1000, 100_000])),
-            draw(hst.sampled_from([True, False, None])), draw(hst.booleans()))
+    return (
+        x1,
+        n1,
+        x2,
+        n2,
+        draw(hst.sampled_from([1, 100, 1000, 100_000])),
+        draw(hst.sampled_from([True, False, None])),
+        draw(hst.booleans()),
+    )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -623,11 +746,15 @@ def test_property_rate_within_interval_and_finite(rows) -> None:
     assert (lo <= rate).all() and (rate <= hi).all()
     assert (lo >= 0).all() and (hi <= out.loc[has_rate, "multiplier"].to_numpy() * (1 + 1e-12)).all()
     compared = ~out["gap_assessment"].isin(["not calculable", "reference"])
-    calculable_counts = (out[["numerator", "denominator", "reference_numerator", "reference_denominator"]] > 0).all(axis=1)
+    calculable_counts = (out[["numerator", "denominator", "reference_numerator", "reference_denominator"]] > 0).all(
+        axis=1
+    )
     assert (compared == (calculable_counts & ~out["is_reference"])).all()
     c = out[compared]
-    for est, low, high in (("rate_ratio", "rate_ratio_lower_95", "rate_ratio_upper_95"),
-                           ("rate_difference", "rate_difference_lower_95", "rate_difference_upper_95")):
+    for est, low, high in (
+        ("rate_ratio", "rate_ratio_lower_95", "rate_ratio_upper_95"),
+        ("rate_difference", "rate_difference_lower_95", "rate_difference_upper_95"),
+    ):
         e, l_, h = c[est].to_numpy(), c[low].to_numpy(), c[high].to_numpy()
         assert np.isfinite(e).all() and np.isfinite(l_).all() and np.isfinite(h).all()
         tol = 1e-9 * np.maximum(1.0, np.abs(e))
@@ -636,9 +763,10 @@ def test_property_rate_within_interval_and_finite(rows) -> None:
     above, below = c["rate_ratio_lower_95"] > 1, c["rate_ratio_upper_95"] < 1
     hib = c["higher_is_better"]
     expected = np.select(
-        [above & hib.isna(), below & hib.isna(), above & hib.fillna(False), below & hib.fillna(False),
-         above | below],
-        ["higher", "lower", "better", "worse", "worse_or_better"], default="no clear difference")
+        [above & hib.isna(), below & hib.isna(), above & hib.fillna(False), below & hib.fillna(False), above | below],
+        ["higher", "lower", "better", "worse", "worse_or_better"],
+        default="no clear difference",
+    )
     expected = np.where(expected == "worse_or_better", np.where(above, "worse", "better"), expected)
     assert (c["gap_assessment"].to_numpy() == expected).all()
     ref = out[out["is_reference"]]
@@ -664,7 +792,7 @@ def _brute_force(facts: list[tuple], programme_start: date) -> pd.DataFrame:
         if len(members) == 3 and members[0] == ym:
             periods.append(("quarter", f"{fy}/{(fy + 1) % 100:02d} Q{q}", members))
     for i in range(11, len(span)):
-        periods.append(("rolling_12_months", span[i], span[i - 11: i + 1]))
+        periods.append(("rolling_12_months", span[i], span[i - 11 : i + 1]))
     start = programme_start.strftime("%Y-%m")
     periods.append(("programme_phase", "baseline", [m for m in span if m < start]))
     periods.append(("programme_phase", "intervention", [m for m in span if m >= start]))
@@ -678,21 +806,29 @@ def _brute_force(facts: list[tuple], programme_start: date) -> pd.DataFrame:
                 inside = [f for f in mine if f[1] in members]
                 if not inside:
                     continue
-                smm = {(f[0], f[1]) for f in inside}
+                {(f[0], f[1]) for f in inside}
                 flagged = {(f[0], f[1]) for f in inside if not f[6]}
                 ref = [f for f in inside if group_of.get(f[3]) == "White"]
                 for group in KNOWN_GROUPS:
                     cells = [f for f in inside if group_of.get(f[3]) == group]
-                    rows.append({
-                        "site_code": geo or "LAN", "measure_code": measure, "period_type": ptype,
-                        "period_label": label, "ethnic_group": group,
-                        "numerator": sum(f[4] for f in cells), "denominator": sum(f[5] for f in cells),
-                        "reference_numerator": sum(f[4] for f in ref),
-                        "reference_denominator": sum(f[5] for f in ref),
-                        "n_months": len({f[1] for f in inside}), "months_flagged": len(flagged),
-                        "meets_completeness_threshold": not flagged,
-                        "period_start": month(members[0]), "period_end": month(members[-1]),
-                    })
+                    rows.append(
+                        {
+                            "site_code": geo or "LAN",
+                            "measure_code": measure,
+                            "period_type": ptype,
+                            "period_label": label,
+                            "ethnic_group": group,
+                            "numerator": sum(f[4] for f in cells),
+                            "denominator": sum(f[5] for f in cells),
+                            "reference_numerator": sum(f[4] for f in ref),
+                            "reference_denominator": sum(f[5] for f in ref),
+                            "n_months": len({f[1] for f in inside}),
+                            "months_flagged": len(flagged),
+                            "meets_completeness_threshold": not flagged,
+                            "period_start": month(members[0]),
+                            "period_end": month(members[-1]),
+                        }
+                    )
     return pd.DataFrame(rows)
 
 

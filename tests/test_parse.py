@@ -1,4 +1,5 @@
 """The parser: every accepted variant of the contract, and every refusal with its rule, row, column, value."""
+
 from __future__ import annotations
 
 import csv
@@ -76,6 +77,7 @@ def error_rules(result: ParsedFile) -> set[str]:
 
 # --- a good file -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
 def test_good_file(tmp_path, kind):
     table = good_table(REF, "BARTS", date(2024, 3, 1))
@@ -97,8 +99,10 @@ def test_good_file(tmp_path, kind):
 
 
 def test_parse_files_matches_parse_file(tmp_path):
-    paths = [csv_file(tmp_path, good_table(REF, s, date(2024, m, 1)), f"{s}_2024-{m:02d}.csv")
-             for s, m in (("BARTS", 1), ("ELFT", 2), ("UHL", 3))]
+    paths = [
+        csv_file(tmp_path, good_table(REF, s, date(2024, m, 1)), f"{s}_2024-{m:02d}.csv")
+        for s, m in (("BARTS", 1), ("ELFT", 2), ("UHL", 3))
+    ]
     paths.append(xlsx_file(tmp_path, good_table(REF, "MFT", date(2024, 4, 1)), "MFT_2024-04.xlsx"))
     paths.append(text_file(tmp_path, "", "NCL_2024-05.csv"))
     together = parse_files(paths, REF, TODAY)
@@ -112,20 +116,29 @@ def test_parse_files_matches_parse_file(tmp_path):
 
 # --- accepted variants ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("header", [
-    ["site", "month", "measure", "ethnicity", "num", "denom"],
-    ["org_code", "reporting_period", "indicator", "ethnic_code", "events", "population"],
-    ["provider_code", "period_start", "measure", "ethnic_group", "count", "total"],
-    ["Site Code", "Period", "Measure Code", "Ethnic Category", "Numerator", "Denominator"],
-    ["SITE-CODE", "PERIOD", "MEASURE_CODE", "ETHNIC-CATEGORY", "NUMERATOR", "DENOMINATOR"],
-    [" site_code ", "Reporting Period", "measure code", "Ethnic  Group", " Num ", "Denom."],
-    ["Provider-Code", "Period-Start", "INDICATOR", "ethnic code", "Events", "Total"],
-])
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ["site", "month", "measure", "ethnicity", "num", "denom"],
+        ["org_code", "reporting_period", "indicator", "ethnic_code", "events", "population"],
+        ["provider_code", "period_start", "measure", "ethnic_group", "count", "total"],
+        ["Site Code", "Period", "Measure Code", "Ethnic Category", "Numerator", "Denominator"],
+        ["SITE-CODE", "PERIOD", "MEASURE_CODE", "ETHNIC-CATEGORY", "NUMERATOR", "DENOMINATOR"],
+        [" site_code ", "Reporting Period", "measure code", "Ethnic  Group", " Num ", "Denom."],
+        ["Provider-Code", "Period-Start", "INDICATOR", "ethnic code", "Events", "Total"],
+    ],
+)
 def test_header_spellings(tmp_path, header):
     result = parse(csv_file(tmp_path, [header, row()]))
     assert_clean(result)
-    assert result.rows.iloc[0][["site_code", "measure_code", "ethnic_code", "numerator", "denominator"]].tolist() == \
-        ["BARTS", "PPH1500", "A", 1, 10]
+    assert result.rows.iloc[0][["site_code", "measure_code", "ethnic_code", "numerator", "denominator"]].tolist() == [
+        "BARTS",
+        "PPH1500",
+        "A",
+        1,
+        10,
+    ]
 
 
 def test_columns_in_any_order(tmp_path):
@@ -195,15 +208,35 @@ def test_first_sheet_when_no_data_sheet(tmp_path):
     assert len(result.rows) == 1
 
 
-@pytest.mark.parametrize("value,code", [
-    ("A", "A"), ("a", "A"), (" b ", "B"), ("99", "99"), ("z", "Z"), ("S", "S"),
-    ("White - British", "A"), ("white british", "A"), ("WHITE-BRITISH", "A"), ("  White  -  Irish ", "B"),
-    ("Asian or Asian British - Indian", "H"), ("black or black british african", "N"),
-    ("Other Ethnic Groups - Chinese", "R"),
-    ("", "99"), ("   ", "99"), ("Not known", "99"), ("NOT KNOWN", "99"), ("unknown", "99"), ("Unknown", "99"),
-    ("Not stated", "Z"), ("not-stated", "Z"),
-    ("White Welsh", "White Welsh"), ("  Q  ", "Q"), ("zz", "zz"),
-])
+@pytest.mark.parametrize(
+    "value,code",
+    [
+        ("A", "A"),
+        ("a", "A"),
+        (" b ", "B"),
+        ("99", "99"),
+        ("z", "Z"),
+        ("S", "S"),
+        ("White - British", "A"),
+        ("white british", "A"),
+        ("WHITE-BRITISH", "A"),
+        ("  White  -  Irish ", "B"),
+        ("Asian or Asian British - Indian", "H"),
+        ("black or black british african", "N"),
+        ("Other Ethnic Groups - Chinese", "R"),
+        ("", "99"),
+        ("   ", "99"),
+        ("Not known", "99"),
+        ("NOT KNOWN", "99"),
+        ("unknown", "99"),
+        ("Unknown", "99"),
+        ("Not stated", "Z"),
+        ("not-stated", "Z"),
+        ("White Welsh", "White Welsh"),
+        ("  Q  ", "Q"),
+        ("zz", "zz"),
+    ],
+)
 def test_ethnic_category_codes_and_labels(tmp_path, value, code):
     result = parse(csv_file(tmp_path, [HEADER, row(ethnic=value)]))
     assert result.errors == []
@@ -218,8 +251,12 @@ def test_ethnic_category_from_excel_cells(tmp_path, value, code):
 
 
 def test_site_and_measure_upper_cased_unknown_passed_through(tmp_path):
-    rows = [HEADER, row(site=" barts ", measure="pph1500"), row(site="Barts", measure=" ptb37", ethnic="B"),
-            row(site="barts", measure="nonsense measure", ethnic="C")]
+    rows = [
+        HEADER,
+        row(site=" barts ", measure="pph1500"),
+        row(site="Barts", measure=" ptb37", ethnic="B"),
+        row(site="barts", measure="nonsense measure", ethnic="C"),
+    ]
     result = parse(csv_file(tmp_path, rows))
     assert result.errors == []
     assert result.rows["site_code"].tolist() == ["BARTS"] * 3
@@ -232,14 +269,28 @@ def test_unknown_site_passed_through(tmp_path):
     assert result.rows["site_code"].tolist() == ["ZZZZ"] and result.site_code == "ZZZZ"
 
 
-@pytest.mark.parametrize("text,month", [
-    ("2024-03", date(2024, 3, 1)), ("2024-3", date(2024, 3, 1)), ("2024-03-01", date(2024, 3, 1)),
-    ("2024-03-15", date(2024, 3, 1)), ("2024-02-29", date(2024, 2, 1)), ("01/03/2024", date(2024, 3, 1)),
-    ("1/3/2024", date(2024, 3, 1)), ("31/03/2024", date(2024, 3, 1)), ("Mar-2024", date(2024, 3, 1)),
-    ("mar-2024", date(2024, 3, 1)), ("MAR 2024", date(2024, 3, 1)), ("March 2024", date(2024, 3, 1)),
-    ("march-2024", date(2024, 3, 1)), ("Sept 2024", date(2024, 9, 1)), ("December 2023", date(2023, 12, 1)),
-    (" 2024-03 ", date(2024, 3, 1)), ("2024-03-01 00:00:00", date(2024, 3, 1)),
-])
+@pytest.mark.parametrize(
+    "text,month",
+    [
+        ("2024-03", date(2024, 3, 1)),
+        ("2024-3", date(2024, 3, 1)),
+        ("2024-03-01", date(2024, 3, 1)),
+        ("2024-03-15", date(2024, 3, 1)),
+        ("2024-02-29", date(2024, 2, 1)),
+        ("01/03/2024", date(2024, 3, 1)),
+        ("1/3/2024", date(2024, 3, 1)),
+        ("31/03/2024", date(2024, 3, 1)),
+        ("Mar-2024", date(2024, 3, 1)),
+        ("mar-2024", date(2024, 3, 1)),
+        ("MAR 2024", date(2024, 3, 1)),
+        ("March 2024", date(2024, 3, 1)),
+        ("march-2024", date(2024, 3, 1)),
+        ("Sept 2024", date(2024, 9, 1)),
+        ("December 2023", date(2023, 12, 1)),
+        (" 2024-03 ", date(2024, 3, 1)),
+        ("2024-03-01 00:00:00", date(2024, 3, 1)),
+    ],
+)
 def test_period_formats(tmp_path, text, month):
     result = parse(csv_file(tmp_path, [HEADER, row(period=text)], name=f"BARTS_{month:%Y-%m}.csv"))
     assert_clean(result)
@@ -247,10 +298,19 @@ def test_period_formats(tmp_path, text, month):
     assert result.months == [month]
 
 
-@pytest.mark.parametrize("cell", [
-    datetime(2024, 3, 1), datetime(2024, 3, 31, 14, 30), date(2024, 3, 1), date(2024, 3, 20),
-    45352, 45352.0, "2024-03", "March 2024",
-])
+@pytest.mark.parametrize(
+    "cell",
+    [
+        datetime(2024, 3, 1),
+        datetime(2024, 3, 31, 14, 30),
+        date(2024, 3, 1),
+        date(2024, 3, 20),
+        45352,
+        45352.0,
+        "2024-03",
+        "March 2024",
+    ],
+)
 def test_period_excel_cells(tmp_path, cell):
     result = parse(xlsx_file(tmp_path, [HEADER, row(period=cell, num=1, den=10)]))
     assert_clean(result)
@@ -267,9 +327,19 @@ def test_excel_date_cell_with_month_format(tmp_path):
     assert result.months == [date(2024, 3, 1)]
 
 
-@pytest.mark.parametrize("text,number", [
-    ("1,234", 1234), ("12", 12), (" 7 ", 7), ("0", 0), ("12.0", 12), ("1,234,567", 1234567), ("-3", -3), ("007", 7),
-])
+@pytest.mark.parametrize(
+    "text,number",
+    [
+        ("1,234", 1234),
+        ("12", 12),
+        (" 7 ", 7),
+        ("0", 0),
+        ("12.0", 12),
+        ("1,234,567", 1234567),
+        ("-3", -3),
+        ("007", 7),
+    ],
+)
 def test_counts(tmp_path, text, number):
     result = parse(csv_file(tmp_path, [HEADER, row(num=text, den=text)]))
     assert result.errors == []
@@ -293,7 +363,13 @@ def test_counts_from_excel_cells(tmp_path, cell, number):
 
 
 def test_several_months_in_one_file(tmp_path):
-    rows = [HEADER, row(period="2024-01"), row(period="2024-02"), row(period="March 2024"), row(period="2024-02", ethnic="B")]
+    rows = [
+        HEADER,
+        row(period="2024-01"),
+        row(period="2024-02"),
+        row(period="March 2024"),
+        row(period="2024-02", ethnic="B"),
+    ]
     result = parse(csv_file(tmp_path, rows, name="BARTS_2024-01.csv"))
     assert_clean(result)
     assert result.months == [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
@@ -301,7 +377,11 @@ def test_several_months_in_one_file(tmp_path):
 
 
 def test_extra_columns_kept_as_json(tmp_path):
-    rows = [HEADER + ["Notes", "Team", "Notes"], row() + ["checked", "Maternity", "x"], row(ethnic="B") + ["", "Maternity", ""]]
+    rows = [
+        HEADER + ["Notes", "Team", "Notes"],
+        row() + ["checked", "Maternity", "x"],
+        row(ethnic="B") + ["", "Maternity", ""],
+    ]
     result = parse(csv_file(tmp_path, rows))
     assert_clean(result)
     assert [json.loads(v) for v in result.rows["extra_columns"]] == [
@@ -324,7 +404,9 @@ def test_unheaded_column_with_values_is_kept_in_excel(tmp_path):
 
 
 def test_note_row_without_contract_cells_is_skipped(tmp_path):
-    result = parse(csv_file(tmp_path, [HEADER + ["notes"], row() + [""], ["", "", "", "", "", "", "figures provisional"]]))
+    result = parse(
+        csv_file(tmp_path, [HEADER + ["notes"], row() + [""], ["", "", "", "", "", "", "figures provisional"]])
+    )
     assert_clean(result)
     assert len(result.rows) == 1
 
@@ -348,6 +430,7 @@ def test_unconventional_file_name_is_a_warning(tmp_path):
 
 # --- name_mismatch (a warning) ----------------------------------------------------------------------
 
+
 def test_name_mismatch_site(tmp_path):
     result = parse(csv_file(tmp_path, [HEADER, row()], name="ELFT_2024-03.csv"))
     assert result.accepted
@@ -365,6 +448,7 @@ def test_name_mismatch_month(tmp_path):
 
 
 # --- refusals ---------------------------------------------------------------------------------------
+
 
 def test_not_csv_or_excel(tmp_path):
     path = tmp_path / "BARTS_2024-03.csv"
@@ -496,12 +580,31 @@ def test_trailing_empty_cells_are_not_ragged(tmp_path):
     assert_clean(parse(text_file(tmp_path, text)))
 
 
-@pytest.mark.parametrize("value", [
-    "2024-13", "13/2024", "2024/03", "Mar-24", "01/03/24", "March", "202403", "Q1 2024", "0224-03", "31/02/2024",
-    "2024-02-30", "Marc 2024", "2024-03-01T12:00", "",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-13",
+        "13/2024",
+        "2024/03",
+        "Mar-24",
+        "01/03/24",
+        "March",
+        "202403",
+        "Q1 2024",
+        "0224-03",
+        "31/02/2024",
+        "2024-02-30",
+        "Marc 2024",
+        "2024-03-01T12:00",
+        "",
+    ],
+)
 def test_invalid_period(tmp_path, value):
-    result = parse(csv_file(tmp_path, [["Site", "Month", "Measure", "Ethnicity", "Num", "Denom"], row(), row(ethnic="B", period=value)]))
+    result = parse(
+        csv_file(
+            tmp_path, [["Site", "Month", "Measure", "Ethnicity", "Num", "Denom"], row(), row(ethnic="B", period=value)]
+        )
+    )
     [p] = result.errors
     assert (p.rule, p.row, p.column, p.value) == ("invalid_period", 3, "Month", value)
     assert "2024-03" in p.message and "Mar-2024" in p.message
@@ -514,11 +617,23 @@ def test_invalid_period_excel(tmp_path, cell):
     assert [(p.rule, p.row, p.column) for p in result.errors] == [("invalid_period", 2, "period")]
 
 
-@pytest.mark.parametrize("value,words", [
-    ("2.5", "not a whole number"), ("1.25", "not a whole number"), ("abc", "whole number"), ("*", "suppressed"),
-    ("<5", "suppressed"), ("n/a", "whole number"), ("1e3", "whole number"), ("1 234", "whole number"),
-    ("1,23", "whole number"), ("12,", "whole number"), ("NULL", "whole number"), ("99999999999999999999", "too large"),
-])
+@pytest.mark.parametrize(
+    "value,words",
+    [
+        ("2.5", "not a whole number"),
+        ("1.25", "not a whole number"),
+        ("abc", "whole number"),
+        ("*", "suppressed"),
+        ("<5", "suppressed"),
+        ("n/a", "whole number"),
+        ("1e3", "whole number"),
+        ("1 234", "whole number"),
+        ("1,23", "whole number"),
+        ("12,", "whole number"),
+        ("NULL", "whole number"),
+        ("99999999999999999999", "too large"),
+    ],
+)
 def test_invalid_count(tmp_path, value, words):
     result = parse(csv_file(tmp_path, [["site", "month", "measure", "ethnicity", "Events", "Total"], row(num=value)]))
     [p] = result.errors
@@ -551,8 +666,11 @@ def test_excel_error_cells_are_not_read_as_empty(tmp_path):
     path = _workbook_with_raw_cells(tmp_path, {"E2": "#DIV/0!", "F3": "#N/A", "B3": "#REF!"})
     result = parse(path)
     got = sorted((p.rule, p.row, p.column, p.value) for p in result.errors)
-    assert got == [("invalid_count", 2, "numerator", "#DIV/0!"), ("invalid_count", 3, "denominator", "#N/A"),
-                   ("invalid_period", 3, "period", "#REF!")]
+    assert got == [
+        ("invalid_count", 2, "numerator", "#DIV/0!"),
+        ("invalid_count", 3, "denominator", "#N/A"),
+        ("invalid_period", 3, "period", "#REF!"),
+    ]
     assert "Excel error" in result.errors[0].message or "Excel error" in result.errors[1].message
 
 
@@ -593,6 +711,7 @@ def test_future_period_is_not_refused_here(tmp_path):
 
 
 # --- personal data ----------------------------------------------------------------------------------
+
 
 def assert_not_leaked(result: ParsedFile, *secrets: str):
     for p in result.problems:
@@ -661,6 +780,7 @@ def test_postcode_values(tmp_path):
 
 # --- the bad-file corpus ------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     return write_bad_files(tmp_path_factory.mktemp("bad"), TODAY)
@@ -681,15 +801,18 @@ def test_corpus_parser_refusals(corpus, key):
     assert not result.accepted
 
 
-@pytest.mark.parametrize("key,column,value", [
-    ("unknown_site", "site_code", "ZZZZ"),
-    ("unknown_measure", "measure_code", "PPH9999"),
-    ("invalid_ethnic_category", "ethnic_code", "White Welsh"),
-    ("negative_count", "numerator", -3),
-    ("numerator_above_denominator", "numerator", 60),
-    ("duplicate_key", None, None),
-    ("future_period", None, None),
-])
+@pytest.mark.parametrize(
+    "key,column,value",
+    [
+        ("unknown_site", "site_code", "ZZZZ"),
+        ("unknown_measure", "measure_code", "PPH9999"),
+        ("invalid_ethnic_category", "ethnic_code", "White Welsh"),
+        ("negative_count", "numerator", -3),
+        ("numerator_above_denominator", "numerator", 60),
+        ("duplicate_key", None, None),
+        ("future_period", None, None),
+    ],
+)
 def test_corpus_structural_files_parse_cleanly(corpus, key, column, value):
     result = parse(corpus[key])
     assert_clean(result)
@@ -712,4 +835,6 @@ def test_every_problem_has_a_known_rule_and_file_name(corpus):
     for path in corpus.values():
         for p in parse(path).problems:
             assert p.rule in PARSER_RULES and p.file_name == path.name
-            assert p.severity == ("warning" if p.rule in {"name_mismatch", "unexpected_file_name", "not_utf8"} else "error")
+            assert p.severity == (
+                "warning" if p.rule in {"name_mismatch", "unexpected_file_name", "not_utf8"} else "error"
+            )

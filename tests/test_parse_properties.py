@@ -12,6 +12,7 @@ permuted or deleted columns, random title rows, duplicated/blank/ragged rows), w
 The oracle reads the written file independently: for CSV it re-reads the final bytes with the csv
 module; for .xlsx it uses the grid given to openpyxl.
 """
+
 from __future__ import annotations
 
 import csv
@@ -48,10 +49,53 @@ ALIAS = {
 ERROR = object()
 
 INTERESTING = [
-    "", " ", "2.5", "12.0", "1,234", "12,345,678", "*", "<5", "n/a", "-", "1e3", "  7 ", "0", "-4", "99", "007",
-    "Not known", "White - British", "not stated", "2024-13", "Mar-2024", "01/03/2024", "March 2024", "2024-03-15",
-    "9434765919", "943 476 5919", "E1 6AN", "BARTS", "elft", " barts ", "PPH1500", "num", "site", "Population",
-    "\n", '"', ",", "1,2", "\u0661\u0662", "\u00a012", "١", "ZZZZ", "=1+1", "1 234", "+5", "0x10", "1_000",
+    "",
+    " ",
+    "2.5",
+    "12.0",
+    "1,234",
+    "12,345,678",
+    "*",
+    "<5",
+    "n/a",
+    "-",
+    "1e3",
+    "  7 ",
+    "0",
+    "-4",
+    "99",
+    "007",
+    "Not known",
+    "White - British",
+    "not stated",
+    "2024-13",
+    "Mar-2024",
+    "01/03/2024",
+    "March 2024",
+    "2024-03-15",
+    "9434765919",
+    "943 476 5919",
+    "E1 6AN",
+    "BARTS",
+    "elft",
+    " barts ",
+    "PPH1500",
+    "num",
+    "site",
+    "Population",
+    "\n",
+    '"',
+    ",",
+    "1,2",
+    "\u0661\u0662",
+    "\u00a012",
+    "١",
+    "ZZZZ",
+    "=1+1",
+    "1 234",
+    "+5",
+    "0x10",
+    "1_000",
 ]
 cell_values = st.one_of(
     st.sampled_from(INTERESTING),
@@ -73,16 +117,42 @@ def base_grid(data, excel: bool) -> list[list[object]]:
         period: object = "2024-03"
         if excel and data.draw(st.booleans()):
             period = datetime(2024, 3, 1)
-        grid.append(["BARTS", period, measures[k % len(measures)], REF.ethnic_codes[k % 18],
-                     num if excel else f"{num:,}" if separators else str(num),
-                     den if excel else f"{den:,}" if separators else str(den)])
+        grid.append(
+            [
+                "BARTS",
+                period,
+                measures[k % len(measures)],
+                REF.ethnic_codes[k % 18],
+                num if excel else f"{num:,}" if separators else str(num),
+                den if excel else f"{den:,}" if separators else str(den),
+            ]
+        )
     return grid
 
 
 def mangle(data, grid: list[list[object]]) -> list[list[object]]:
-    ops = data.draw(st.lists(st.sampled_from(
-        ["replace", "replace", "replace", "shuffle_header", "permute_columns", "delete_column", "rename_header",
-         "title_rows", "duplicate_row", "blank_row", "ragged", "extra_column"]), max_size=5), label="ops")
+    ops = data.draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    "replace",
+                    "replace",
+                    "replace",
+                    "shuffle_header",
+                    "permute_columns",
+                    "delete_column",
+                    "rename_header",
+                    "title_rows",
+                    "duplicate_row",
+                    "blank_row",
+                    "ragged",
+                    "extra_column",
+                ]
+            ),
+            max_size=5,
+        ),
+        label="ops",
+    )
     for op in ops:
         width = max(len(r) for r in grid)
         if op == "replace":
@@ -91,15 +161,18 @@ def mangle(data, grid: list[list[object]]) -> list[list[object]]:
             if grid[r]:
                 grid[r][c] = data.draw(cell_values)
         elif op == "shuffle_header":
-            h = next(i for i, r in enumerate(grid) if any(isinstance(x, str) and squash(x) in ALIAS for x in r)) \
-                if any(any(isinstance(x, str) and squash(x) in ALIAS for x in r) for r in grid) else 0
+            h = (
+                next(i for i, r in enumerate(grid) if any(isinstance(x, str) and squash(x) in ALIAS for x in r))
+                if any(any(isinstance(x, str) and squash(x) in ALIAS for x in r) for r in grid)
+                else 0
+            )
             grid[h] = data.draw(st.permutations(grid[h]))
         elif op == "permute_columns" and width:
             perm = data.draw(st.permutations(range(width)))
             grid = [[r[j] if j < len(r) else "" for j in perm] for r in grid]
         elif op == "delete_column" and width:
             c = data.draw(st.integers(0, width - 1))
-            grid = [r[:c] + r[c + 1:] for r in grid]
+            grid = [r[:c] + r[c + 1 :] for r in grid]
         elif op == "rename_header":
             c = data.draw(st.integers(0, width - 1)) if width else 0
             for r in grid:
@@ -130,7 +203,8 @@ def mangle(data, grid: list[list[object]]) -> list[list[object]]:
 def to_csv_bytes(grid) -> bytes:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\r\n").writerows(
-        [[x.strftime("%Y-%m-%d") if isinstance(x, datetime) else str(x) for x in r] for r in grid])
+        [[x.strftime("%Y-%m-%d") if isinstance(x, datetime) else str(x) for x in r] for r in grid]
+    )
     return buf.getvalue().encode("utf-8")
 
 
@@ -147,7 +221,7 @@ def mangle_bytes(data, raw: bytes) -> tuple[bytes, bool]:
         elif op == "overwrite" and raw:
             at = data.draw(st.integers(0, len(raw) - 1))
             junk = data.draw(st.binary(min_size=1, max_size=4))
-            raw = raw[:at] + junk + raw[at + len(junk):]
+            raw = raw[:at] + junk + raw[at + len(junk) :]
         elif op == "bom":
             raw = b"\xef\xbb\xbf" + raw
         changed = changed or op != "bom"
@@ -253,8 +327,9 @@ def test_mangled_csv(tmp_path: Path, data):
     raw = to_csv_bytes(grid)
     # written by hand: no quotes, so a cell such as 1,234 splits in two. The analyst meant the grid,
     # so the grid stays the oracle (only cells with commas are affected when none holds " or a newline)
-    by_hand = (not any(ch in str(x) for r in grid for x in r for ch in '"\r\n')
-               and data.draw(st.booleans(), label="written by hand"))
+    by_hand = not any(ch in str(x) for r in grid for x in r for ch in '"\r\n') and data.draw(
+        st.booleans(), label="written by hand"
+    )
     if by_hand:
         raw = raw.replace(b'"', b"")
     raw, changed = mangle_bytes(data, raw)
@@ -279,8 +354,9 @@ def clean_for_excel(value: object) -> object:
 def test_mangled_xlsx(tmp_path: Path, data):
     grid = mangle(data, base_grid(data, excel=True))
     if data.draw(st.booleans(), label="numbers as numbers"):
-        grid = [[int(x) if isinstance(x, str) and re.fullmatch(r"-?[0-9]{1,12}", x.strip()) else x for x in r]
-                for r in grid]
+        grid = [
+            [int(x) if isinstance(x, str) and re.fullmatch(r"-?[0-9]{1,12}", x.strip()) else x for x in r] for r in grid
+        ]
     grid = [[clean_for_excel(x) for x in r] for r in grid]
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -297,16 +373,27 @@ def test_mangled_xlsx(tmp_path: Path, data):
 
 
 @settings(max_examples=200, **COMMON)
-@given(raw=st.one_of(
-    st.binary(max_size=600),
-    st.binary(max_size=200).map(lambda b: b"PK\x03\x04" + b),
-    st.binary(max_size=200).map(lambda b: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b),
-    st.text(max_size=300).map(lambda t: t.encode("utf-8")),
-))
+@given(
+    raw=st.one_of(
+        st.binary(max_size=600),
+        st.binary(max_size=200).map(lambda b: b"PK\x03\x04" + b),
+        st.binary(max_size=200).map(lambda b: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b),
+        st.text(max_size=300).map(lambda t: t.encode("utf-8")),
+    )
+)
 def test_random_bytes_never_crash(tmp_path: Path, raw):
     path = tmp_path / "BARTS_2024-03.csv"
     path.write_bytes(raw)
     result = parse_file(path, REF, TODAY)
     assert not any(p.rule == "internal_error" for p in result.problems)
-    assert list(result.rows.columns) == ["file_name", "source_row", "site_code", "month_start_date", "measure_code",
-                                         "ethnic_code", "numerator", "denominator", "extra_columns"]
+    assert list(result.rows.columns) == [
+        "file_name",
+        "source_row",
+        "site_code",
+        "month_start_date",
+        "measure_code",
+        "ethnic_code",
+        "numerator",
+        "denominator",
+        "extra_columns",
+    ]

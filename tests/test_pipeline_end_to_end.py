@@ -1,5 +1,6 @@
 """The whole product, really run: sample returns in, `python -m orchestration.run` (what `make run` runs),
 then the published outputs read as the evaluation partner and BI tools read them."""
+
 from __future__ import annotations
 
 import hashlib
@@ -25,8 +26,9 @@ MONTHS = 24
 
 
 def check_interface(home: Path) -> str:
-    done = subprocess.run([sys.executable, str(CHECK_INTERFACE), str(home)], capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(CHECK_INTERFACE), str(home)], capture_output=True, text=True, timeout=300
+    )
     return done.stdout
 
 
@@ -59,24 +61,37 @@ def test_every_site_month_is_loaded_and_traceable_to_its_file(published):
 
 def test_the_low_completeness_site_month_is_flagged_everywhere(published):
     site, month = LOW_COMPLETENESS_SITE_MONTH
-    assert published("select status from marts.fct_submission_status where site_code = ? and month_start_date = ?",
-                     [site, month]) == [("flagged",)]
-    assert published("select distinct meets_completeness_threshold from marts.fct_measure_monthly "
-                     "where site_code = ? and month_start_date = ?", [site, month]) == [(False,)]
-    assert published("select count(*) from marts.fct_measure_monthly where not meets_completeness_threshold") \
-        == [(7 * 18,)]
-    assert published("select bool_or(meets_completeness_threshold) from marts.fct_ethnicity_completeness "
-                     "where site_code = ? and month_start_date = ?", [site, month]) == [(False,)]
+    assert published(
+        "select status from marts.fct_submission_status where site_code = ? and month_start_date = ?", [site, month]
+    ) == [("flagged",)]
+    assert published(
+        "select distinct meets_completeness_threshold from marts.fct_measure_monthly "
+        "where site_code = ? and month_start_date = ?",
+        [site, month],
+    ) == [(False,)]
+    assert published("select count(*) from marts.fct_measure_monthly where not meets_completeness_threshold") == [
+        (7 * 18,)
+    ]
+    assert published(
+        "select bool_or(meets_completeness_threshold) from marts.fct_ethnicity_completeness "
+        "where site_code = ? and month_start_date = ?",
+        [site, month],
+    ) == [(False,)]
     for geography in (site, "LAN"):
-        flagged = published("""
+        flagged = published(
+            """
             select distinct meets_completeness_threshold from marts.gap_metrics
-            where site_code = ? and period_type = 'month' and period_start = ?""", [geography, month])
+            where site_code = ? and period_type = 'month' and period_start = ?""",
+            [geography, month],
+        )
         assert flagged == [(False,)], geography
     # and every longer period that contains it, for that site
-    unflagged = published("""
+    unflagged = published(
+        """
         select count(*) from marts.gap_metrics
         where site_code = ? and period_start <= ? and period_end >= ? and meets_completeness_threshold""",
-                          [site, month, month])
+        [site, month, month],
+    )
     assert unflagged == [(0,)]
 
 
@@ -87,24 +102,33 @@ def test_gap_metrics_cover_every_series_without_nan(published):
     assert missing == [(0,)]
     combos = published("select count(distinct (site_code, measure_code, ethnic_group)) from marts.gap_metrics")
     assert combos == [((SITES + 1) * 7 * 5,)]
-    periods = dict(published("""select period_type, count(distinct period_label) from marts.gap_metrics
-                                group by 1"""))
+    periods = dict(
+        published("""select period_type, count(distinct period_label) from marts.gap_metrics
+                                group by 1""")
+    )
     assert periods == {"month": 24, "quarter": 8, "rolling_12_months": 13, "programme_phase": 2}
 
 
 def test_run_chart_points_are_complete(published):
-    assert published("select count(*) from marts.run_chart_points where centre_line is null or isnan(centre_line)") \
-        == [(0,)]
-    series = published("select count(distinct (geography_level, site_code, measure_code, series_type, ethnic_group)) "
-                       "from marts.run_chart_points")
+    assert published("select count(*) from marts.run_chart_points where centre_line is null or isnan(centre_line)") == [
+        (0,)
+    ]
+    series = published(
+        "select count(distinct (geography_level, site_code, measure_code, series_type, ethnic_group)) "
+        "from marts.run_chart_points"
+    )
     assert series == [((SITES + 1) * 7 * (5 + 4),)]
 
 
 def test_published_copy_matches_the_working_warehouse(built_home, published):
     working = duckdb.connect(str(built_home / "warehouse" / "lan.duckdb"), read_only=True)
     try:
-        tables = [t for (t,) in working.execute(
-            "select table_name from duckdb_tables() where schema_name = 'marts' order by 1").fetchall()]
+        tables = [
+            t
+            for (t,) in working.execute(
+                "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
+            ).fetchall()
+        ]
         for table in tables:
             left = working.execute(f"select count(*) from marts.{table}").fetchone()
             assert published(f"select count(*) from marts.{table}") == [left], table
@@ -121,8 +145,9 @@ def latest_check_evaluations(home: Path, runs_expected: int) -> dict:
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home / "dagster"))) as instance:
         runs = instance.get_runs(filters=dg.RunsFilter(job_name="lan_pipeline"))
         assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * runs_expected
-        records = instance.get_records_for_run(run_id=runs[0].run_id,
-                                               of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+        records = instance.get_records_for_run(
+            run_id=runs[0].run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
     events = [r.event_log_entry.dagster_event.event_specific_data for r in records]
     return {e.asset_check_key.name: e for e in events}
 
@@ -159,11 +184,13 @@ def second_run(built_home, tmp_path_factory):
     for path in corpus.values():
         shutil.copy2(path, landing / path.name)
     ncl = [p for p in default_profiles() if p.site_code == "NCL"]
-    new_month = write_returns(landing, profiles=ncl, start=date(2025, 1, 1), end=date(2025, 1, 1), variants=False,
-                              set_mtime=False)
+    new_month = write_returns(
+        landing, profiles=ncl, start=date(2025, 1, 1), end=date(2025, 1, 1), variants=False, set_mtime=False
+    )
     bsol = [p for p in default_profiles() if p.site_code == "BSOL"]
-    [resubmission] = write_returns(scratch, profiles=bsol, start=date(2024, 12, 1), end=date(2024, 12, 1),
-                                   seed=99, variants=False, set_mtime=False)
+    [resubmission] = write_returns(
+        scratch, profiles=bsol, start=date(2024, 12, 1), end=date(2024, 12, 1), seed=99, variants=False, set_mtime=False
+    )
     resubmission = shutil.move(resubmission, landing / "BSOL_2024-12_v2.csv")
     repeat = next(p for p in (home / "raw").rglob("*__LTH_2024-03.*") if not p.name.endswith(".sha256"))
     shutil.copyfile(repeat, landing / repeat.name.split("__", 1)[1])
@@ -179,8 +206,10 @@ def repeat_name(home: Path) -> str:
 def _facts(home: Path) -> dict:
     con = duckdb.connect(str(home / "publish" / "warehouse.duckdb"), read_only=True)
     try:
-        rows = con.execute("select site_code, month_start_date, measure_code, ethnic_code, numerator, denominator "
-                           "from marts.fct_measure_monthly").fetchall()
+        rows = con.execute(
+            "select site_code, month_start_date, measure_code, ethnic_code, numerator, denominator "
+            "from marts.fct_measure_monthly"
+        ).fetchall()
     finally:
         con.close()
     return {r[:4]: r[4:] for r in rows}
@@ -191,10 +220,15 @@ def test_second_run_takes_in_new_files_and_empties_landing(second_run):
     assert not any((home / "landing").iterdir())
     con = duckdb.connect(str(home / "publish" / "warehouse.duckdb"), read_only=True)
     try:
-        status = dict(con.execute("select site_code, status from marts.fct_submission_status "
-                                  "where month_start_date = '2025-01-01'").fetchall())
-        bsol = con.execute("select file_name, is_current from marts.dim_submission "
-                           "where site_code = 'BSOL' and month_start_date = '2024-12-01' order by is_current").fetchall()
+        status = dict(
+            con.execute(
+                "select site_code, status from marts.fct_submission_status where month_start_date = '2025-01-01'"
+            ).fetchall()
+        )
+        bsol = con.execute(
+            "select file_name, is_current from marts.dim_submission "
+            "where site_code = 'BSOL' and month_start_date = '2024-12-01' order by is_current"
+        ).fetchall()
     finally:
         con.close()
     assert status["NCL"] == "loaded" and status["BSOL"] == "missing" and len(status) == SITES
@@ -249,8 +283,10 @@ def test_second_run_changes_only_what_the_new_files_hold(second_run):
 def test_a_file_whose_name_disagrees_is_loaded_and_reported(second_run):
     con = duckdb.connect(str(second_run["home"] / "publish" / "warehouse.duckdb"), read_only=True)
     try:
-        [(status, problems)] = con.execute("select status, problems from marts.fct_submission_status "
-                                           "where site_code = 'BARTS' and month_start_date = '2024-05-01'").fetchall()
+        [(status, problems)] = con.execute(
+            "select status, problems from marts.fct_submission_status "
+            "where site_code = 'BARTS' and month_start_date = '2024-05-01'"
+        ).fetchall()
     finally:
         con.close()
     assert status == "loaded"
@@ -258,8 +294,10 @@ def test_a_file_whose_name_disagrees_is_loaded_and_reported(second_run):
 
 
 def test_every_validation_result_is_kept_as_history(published):
-    per_rule = dict(published("""
-        select rule, count(distinct submission_id) from marts.fct_data_quality_results group by 1"""))
+    per_rule = dict(
+        published("""
+        select rule, count(distinct submission_id) from marts.fct_data_quality_results group by 1""")
+    )
     assert per_rule["ethnicity_completeness"] == SITES * MONTHS
     assert {"differential_missing_by_group", "measure_completeness_outlier"} <= set(per_rule)
     site, month = LOW_COMPLETENESS_SITE_MONTH
@@ -298,9 +336,14 @@ def test_every_published_table_and_column_is_documented_in_dbt(published):
     tables = [t for (t,) in published("select table_name from duckdb_tables() where schema_name = 'marts'")]
     described = describe_tables(load_manifest(dbt_project.manifest_path), tables)
     for table in tables:
-        actual = [c for (c,) in published("select column_name from information_schema.columns "
-                                          "where table_schema = 'marts' and table_name = ? order by ordinal_position",
-                                          [table])]
+        actual = [
+            c
+            for (c,) in published(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'marts' and table_name = ? order by ordinal_position",
+                [table],
+            )
+        ]
         documented = described.loc[(described["table"] == table) & (described["column"] != ""), "column"].tolist()
         assert documented == actual, table
         assert (described.loc[described["table"] == table, "meaning"].str.len() > 0).all(), table

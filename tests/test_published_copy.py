@@ -9,6 +9,7 @@
 - A reader holding the published copy open during a whole pipeline run neither blocks nor breaks the run,
   reads its snapshot throughout, and a new connection afterwards sees the new build.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -35,8 +36,8 @@ from tests.conftest import REPO_ROOT, run_pipeline
 # ----------------------------------------------------------------------------------------------------
 
 DUCKDB1_PIN = "duckdb==1.4.4"
-DUCKDB1_VENV = REPO_ROOT / ".venv-duckdb1"      # gitignored by `.venv-*/`
-PIN_FILE = "lan-test-pin.txt"                   # what the virtualenv was made with
+DUCKDB1_VENV = REPO_ROOT / ".venv-duckdb1"  # gitignored by `.venv-*/`
+PIN_FILE = "lan-test-pin.txt"  # what the virtualenv was made with
 
 
 def _venv_python(venv: Path) -> Path:
@@ -55,8 +56,13 @@ def _venv_matches(venv: Path, pin: str) -> bool:
     pin_file = venv / PIN_FILE
     if not python.exists() or not pin_file.is_file() or pin_file.read_text().strip() != pin:
         return False
-    done = subprocess.run([str(python), "-I", "-c", "import duckdb; print(duckdb.__version__)"],
-                          capture_output=True, text=True, timeout=120, env=_clean_env())
+    done = subprocess.run(
+        [str(python), "-I", "-c", "import duckdb; print(duckdb.__version__)"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_clean_env(),
+    )
     return done.returncode == 0 and done.stdout.strip() == pin.split("==", 1)[1]
 
 
@@ -66,21 +72,27 @@ def ensure_duckdb1_venv(venv: Path = DUCKDB1_VENV, pin: str = DUCKDB1_PIN) -> Pa
     taken for a good one."""
     if _venv_matches(venv, pin):
         return _venv_python(venv)
-    build = venv.with_name(f"{venv.name}-build-{os.getpid()}")      # still matches `.venv-*/`
+    build = venv.with_name(f"{venv.name}-build-{os.getpid()}")  # still matches `.venv-*/`
     shutil.rmtree(build, ignore_errors=True)
     try:
         subprocess.run([sys.executable, "-m", "venv", str(build)], check=True, capture_output=True, timeout=300)
         installed = subprocess.run(
             [str(_venv_python(build)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", pin],
-            capture_output=True, text=True, timeout=900, env=_clean_env())
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env=_clean_env(),
+        )
         if installed.returncode != 0:
-            pytest.fail(f"could not install {pin} into {build}:\n{installed.stdout[-3000:]}\n{installed.stderr[-3000:]}")
+            pytest.fail(
+                f"could not install {pin} into {build}:\n{installed.stdout[-3000:]}\n{installed.stderr[-3000:]}"
+            )
         (build / PIN_FILE).write_text(pin + "\n")
         shutil.rmtree(venv, ignore_errors=True)
         try:
             os.rename(build, venv)
         except OSError:
-            pass                      # another session put a virtualenv there first: checked just below
+            pass  # another session put a virtualenv there first: checked just below
     finally:
         shutil.rmtree(build, ignore_errors=True)
     if not _venv_matches(venv, pin):
@@ -120,29 +132,39 @@ def snapshot(con, queries: dict, tables: bool = True) -> dict:
             return {str(k): norm(v) for k, v in value.items()}
         return value
 
-    seen = {"schemas": sorted(s for (s,) in con.execute(
-                "select distinct schema_name from duckdb_tables()").fetchall()),
-            "views": con.execute("select count(*) from duckdb_views() where not internal").fetchone()[0],
-            "tables": {}, "queries": {}}
+    seen = {
+        "schemas": sorted(s for (s,) in con.execute("select distinct schema_name from duckdb_tables()").fetchall()),
+        "views": con.execute("select count(*) from duckdb_views() where not internal").fetchone()[0],
+        "tables": {},
+        "queries": {},
+    }
     if tables:
-        names = [n for (n,) in con.execute(
-            "select table_name from duckdb_tables() where schema_name = 'marts' order by 1").fetchall()]
+        names = [
+            n
+            for (n,) in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
+            ).fetchall()
+        ]
         for name in names:
-            columns = con.execute("select column_name, data_type from duckdb_columns() "
-                                  "where schema_name = 'marts' and table_name = ? order by column_index",
-                                  [name]).fetchall()
+            columns = con.execute(
+                "select column_name, data_type from duckdb_columns() "
+                "where schema_name = 'marts' and table_name = ? order by column_index",
+                [name],
+            ).fetchall()
             count = con.execute(f'select count(*) from marts."{name}"').fetchone()[0]
             rows = con.execute(f'select * from marts."{name}" order by all').fetchall()
             digest = hashlib.sha256(json.dumps([norm(list(r)) for r in rows]).encode()).hexdigest()
             seen["tables"][name] = {"columns": [list(c) for c in columns], "count": count, "sha256": digest}
     for key, sql in queries.items():
         rel = con.execute(sql)
-        seen["queries"][key] = {"columns": [d[0] for d in rel.description],
-                                "rows": [norm(list(r)) for r in rel.fetchall()]}
+        seen["queries"][key] = {
+            "columns": [d[0] for d in rel.description],
+            "rows": [norm(list(r)) for r in rel.fetchall()],
+        }
     return seen
 
 
-_DUCKDB1_MAIN = '''
+_DUCKDB1_MAIN = """
 import json, sys
 import duckdb
 args = json.loads(sys.argv[1])
@@ -157,15 +179,16 @@ else:
     finally:
         con.close()
 print(json.dumps(result))
-'''
+"""
 
 
 def read_with(python: Path, path: Path, queries: dict | None = None, tables: bool = True) -> dict:
     """`snapshot` of the DuckDB file `path`, taken by another interpreter (a separate process)."""
     script = inspect.getsource(snapshot) + _DUCKDB1_MAIN
     args = json.dumps({"path": str(path), "queries": queries or {}, "tables": tables})
-    done = subprocess.run([str(python), "-I", "-c", script, args], capture_output=True, text=True, timeout=600,
-                          env=_clean_env())
+    done = subprocess.run(
+        [str(python), "-I", "-c", script, args], capture_output=True, text=True, timeout=600, env=_clean_env()
+    )
     assert done.returncode == 0, done.stderr[-5000:]
     return json.loads(done.stdout)
 
@@ -182,6 +205,7 @@ def read_here(path: Path, queries: dict | None = None, tables: bool = True) -> d
 # ----------------------------------------------------------------------------------------------------
 # publish_copy on small hand-made warehouses
 # ----------------------------------------------------------------------------------------------------
+
 
 def _make_warehouse(path: Path, value: int = 1) -> Path:
     con = duckdb.connect(str(path))
@@ -220,7 +244,7 @@ def test_publish_copy_copies_only_the_marts_tables_and_returns_their_row_counts(
     working = read_here(source)
     for table in ("dim_thing", "fct_empty"):
         assert published["tables"][table] == working["tables"][table]
-    assert _files(dest.parent) == ["warehouse.duckdb"]      # no .tmp, no .wal left behind
+    assert _files(dest.parent) == ["warehouse.duckdb"]  # no .tmp, no .wal left behind
 
 
 def test_publish_copy_replaces_the_file_atomically_under_a_reader(tmp_path):
@@ -233,15 +257,23 @@ def test_publish_copy_replaces_the_file_atomically_under_a_reader(tmp_path):
         # a temporary file left by an earlier, interrupted copy does not get in the way
         (dest.parent / ".warehouse.duckdb.tmp").write_bytes(b"half a database")
         publish_copy(_make_warehouse(tmp_path / "second.duckdb", value=2), dest)
-        assert dest.stat().st_ino != old_inode                 # a new file took the name (os.replace)
-        assert _files(dest.parent) == ["warehouse.duckdb"]     # the .tmp became it: nothing else there
+        assert dest.stat().st_ino != old_inode  # a new file took the name (os.replace)
+        assert _files(dest.parent) == ["warehouse.duckdb"]  # the .tmp became it: nothing else there
         # the held connection still reads the file it opened
         assert held.execute("select n from marts.dim_thing where code = 'A'").fetchone() == (1,)
         # a new connection from another process reads the new file
         done = subprocess.run(
-            [sys.executable, "-c", "import duckdb, sys; print(duckdb.connect(sys.argv[1], read_only=True)"
-             ".execute(\"select n from marts.dim_thing where code = 'A'\").fetchone()[0])", str(dest)],
-            capture_output=True, text=True, timeout=120)
+            [
+                sys.executable,
+                "-c",
+                "import duckdb, sys; print(duckdb.connect(sys.argv[1], read_only=True)"
+                ".execute(\"select n from marts.dim_thing where code = 'A'\").fetchone()[0])",
+                str(dest),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.stdout.strip() == "2", done.stderr
     finally:
         held.close()
@@ -341,12 +373,15 @@ def test_duckdb_1x_reads_the_published_copy_exactly_as_duckdb_2_does(built_home,
     new = read_here(path, FEW_VALUES)
     assert duckdb.__version__.startswith("2.")
     assert old["schemas"] == new["schemas"] == ["marts"]
-    assert set(old["tables"]) == set(new["tables"]) >= {"dim_site", "fct_measure_monthly", "gap_metrics",
-                                                        "run_chart_points", "fct_submission_status"}
+    assert (
+        set(old["tables"])
+        == set(new["tables"])
+        >= {"dim_site", "fct_measure_monthly", "gap_metrics", "run_chart_points", "fct_submission_status"}
+    )
     for table in new["tables"]:
         assert old["tables"][table]["count"] == new["tables"][table]["count"], table
         assert old["tables"][table]["columns"] == new["tables"][table]["columns"], table
-        assert old["tables"][table]["sha256"] == new["tables"][table]["sha256"], table   # every value
+        assert old["tables"][table]["sha256"] == new["tables"][table]["sha256"], table  # every value
     assert old["queries"] == new["queries"]
     # and the values are the real ones, not two empty answers agreeing
     values = new["queries"]
@@ -402,7 +437,7 @@ class _Reader(threading.Thread):
             try:
                 self.inodes.append(self.path.stat().st_ino)
                 self.answers.append(self.con.execute(FACTS_SQL).fetchone())
-            except Exception as exc:             # noqa: BLE001 - every failure is the finding
+            except Exception as exc:  # noqa: BLE001 - every failure is the finding
                 self.errors.append(f"{type(exc).__name__}: {exc}")
             time.sleep(self.PAUSE)
 
@@ -414,8 +449,9 @@ def test_a_reader_holding_the_published_copy_keeps_its_snapshot_through_a_run(bu
     published = home / "publish" / "warehouse.duckdb"
     site, month = RESUBMITTED
     profile = [p for p in default_profiles() if p.site_code == site]
-    [resubmission] = write_returns(tmp_path / "scratch", profiles=profile, start=month, end=month, seed=99,
-                                   variants=False, set_mtime=False)
+    [resubmission] = write_returns(
+        tmp_path / "scratch", profiles=profile, start=month, end=month, seed=99, variants=False, set_mtime=False
+    )
     shutil.move(resubmission, home / "landing" / RESUBMISSION_NAME)
 
     held = duckdb.connect(str(published), read_only=True)
@@ -428,7 +464,7 @@ def test_a_reader_holding_the_published_copy_keeps_its_snapshot_through_a_run(bu
         reader.start()
         started = time.monotonic()
         try:
-            run_pipeline(home)                        # fails the test, with the log, if the run fails
+            run_pipeline(home)  # fails the test, with the log, if the run fails
         finally:
             reader.stop.set()
             reader.join(timeout=120)
@@ -470,5 +506,5 @@ def test_a_reader_holding_the_published_copy_keeps_its_snapshot_through_a_run(bu
         assert con.execute(FACTS_SQL).fetchone() == new
     finally:
         con.close()
-    assert not [p.name for p in (home / "publish").iterdir() if p.name.startswith(".")]   # no .tmp left
+    assert not [p.name for p in (home / "publish").iterdir() if p.name.startswith(".")]  # no .tmp left
     assert not any((home / "landing").iterdir())

@@ -1,6 +1,7 @@
 """queries/: the questions the evaluation partner asks first, each run against the published copy of a real
 build (read-only, as a BI tool would), with DuckDB 2.0 here and DuckDB 1.4 (a BI driver's) in its own
 virtualenv; plus a few facts the sample data are known to hold."""
+
 from __future__ import annotations
 
 import math
@@ -20,25 +21,87 @@ Z95 = 1.959963984540054
 
 EXPECTED_COLUMNS = {
     "gap_by_group_before_after": [
-        "measure_code", "measure_name", "unit", "ethnic_group", "reference_group",
-        *(f"{phase}_{c}" for phase in ("baseline", "intervention") for c in (
-            "numerator", "denominator", "rate", "reference_rate", "rate_ratio", "rate_ratio_lower_95",
-            "rate_ratio_upper_95", "rate_difference", "rate_difference_lower_95", "rate_difference_upper_95",
-            "assessment", "months_flagged")),
-        "ratio_change", "ratio_change_lower_95", "ratio_change_upper_95",
-        "difference_change", "difference_change_lower_95", "difference_change_upper_95", "gap_change"],
+        "measure_code",
+        "measure_name",
+        "unit",
+        "ethnic_group",
+        "reference_group",
+        *(
+            f"{phase}_{c}"
+            for phase in ("baseline", "intervention")
+            for c in (
+                "numerator",
+                "denominator",
+                "rate",
+                "reference_rate",
+                "rate_ratio",
+                "rate_ratio_lower_95",
+                "rate_ratio_upper_95",
+                "rate_difference",
+                "rate_difference_lower_95",
+                "rate_difference_upper_95",
+                "assessment",
+                "months_flagged",
+            )
+        ),
+        "ratio_change",
+        "ratio_change_lower_95",
+        "ratio_change_upper_95",
+        "difference_change",
+        "difference_change_lower_95",
+        "difference_change_upper_95",
+        "gap_change",
+    ],
     "completeness_by_site": [
-        "site_code", "team_name", "measure_code", "measure_name", "window_start", "window_end", "months_reported",
-        "denominator_total", "denominator_known", "completeness", "lowest_monthly_completeness", "lowest_month",
-        "completeness_threshold", "months_flagged", "flagged_months"],
+        "site_code",
+        "team_name",
+        "measure_code",
+        "measure_name",
+        "window_start",
+        "window_end",
+        "months_reported",
+        "denominator_total",
+        "denominator_known",
+        "completeness",
+        "lowest_monthly_completeness",
+        "lowest_month",
+        "completeness_threshold",
+        "months_flagged",
+        "flagged_months",
+    ],
     "sites_with_signals_latest_month": [
-        "latest_month", "geography_level", "site_code", "team_name", "measure_code", "measure_name",
-        "series_type", "ethnic_group", "value", "centre_line", "improvement_direction", "runs_signal",
-        "ihi_shift", "ihi_trend", "ihi_astronomical", "ptd_special_cause", "ptd_special_cause_rule", "point_type",
-        "n_point_signals", "signals"],
+        "latest_month",
+        "geography_level",
+        "site_code",
+        "team_name",
+        "measure_code",
+        "measure_name",
+        "series_type",
+        "ethnic_group",
+        "value",
+        "centre_line",
+        "improvement_direction",
+        "runs_signal",
+        "ihi_shift",
+        "ihi_trend",
+        "ihi_astronomical",
+        "ptd_special_cause",
+        "ptd_special_cause_rule",
+        "point_type",
+        "n_point_signals",
+        "signals",
+    ],
     "submission_status_latest": [
-        "site_code", "team_name", "month_start_date", "month_label", "status", "needs_attention", "file_name",
-        "received_at", "problems"],
+        "site_code",
+        "team_name",
+        "month_start_date",
+        "month_label",
+        "status",
+        "needs_attention",
+        "file_name",
+        "received_at",
+        "problems",
+    ],
 }
 
 QUERY_FILES = sorted(QUERIES.glob("*.sql"))
@@ -123,13 +186,16 @@ def _same(left, right) -> bool:
 # What the sample data are known to hold
 # ----------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.e2e
 def test_gap_before_and_after_on_the_sample_data(answers, published):
     rows = answers["gap_by_group_before_after"]
     groups = {r["ethnic_group"] for r in rows}
     assert groups == {"Asian or Asian British", "Black or Black British", "Mixed", "Any other ethnic group"}
     assert len(rows) == 7 * 4 and {r["reference_group"] for r in rows} == {"White"}
-    black_pph = next(r for r in rows if r["measure_code"] == "PPH1500" and r["ethnic_group"] == "Black or Black British")
+    black_pph = next(
+        r for r in rows if r["measure_code"] == "PPH1500" and r["ethnic_group"] == "Black or Black British"
+    )
     # Black women's PPH rate is ~1.4x White women's in the synthetic model: clearly above 1 in the baseline
     assert black_pph["baseline_rate_ratio"] > 1 and black_pph["baseline_rate_ratio_lower_95"] > 1
     assert black_pph["baseline_assessment"] == "worse" and black_pph["unit"]
@@ -138,20 +204,29 @@ def test_gap_before_and_after_on_the_sample_data(answers, published):
         select rate_ratio, rate_ratio_lower_95, rate_ratio_upper_95, rate_difference from marts.gap_metrics
         where geography_level = 'lan' and period_type = 'programme_phase' and period_label = 'intervention'
           and measure_code = 'PPH1500' and ethnic_group = 'Black or Black British'""")
-    assert (black_pph["intervention_rate_ratio"], black_pph["intervention_rate_ratio_lower_95"],
-            black_pph["intervention_rate_ratio_upper_95"], black_pph["intervention_rate_difference"]) \
-        == (ratio, lower, upper, difference)
+    assert (
+        black_pph["intervention_rate_ratio"],
+        black_pph["intervention_rate_ratio_lower_95"],
+        black_pph["intervention_rate_ratio_upper_95"],
+        black_pph["intervention_rate_difference"],
+    ) == (ratio, lower, upper, difference)
     for r in rows:
         assert r["gap_change"] in {"narrower", "wider", "no clear change", "not calculable"}
         if r["gap_change"] == "not calculable":
             continue
         # the change and its interval, recomputed here from the two phases' intervals
         assert r["ratio_change"] == pytest.approx(r["intervention_rate_ratio"] / r["baseline_rate_ratio"])
-        se = math.hypot(*((math.log(r[f"{p}_rate_ratio_upper_95"]) - math.log(r[f"{p}_rate_ratio_lower_95"]))
-                          / (2 * Z95) for p in ("baseline", "intervention")))
+        se = math.hypot(
+            *(
+                (math.log(r[f"{p}_rate_ratio_upper_95"]) - math.log(r[f"{p}_rate_ratio_lower_95"])) / (2 * Z95)
+                for p in ("baseline", "intervention")
+            )
+        )
         assert r["ratio_change_lower_95"] == pytest.approx(r["ratio_change"] * math.exp(-Z95 * se))
         assert r["ratio_change_upper_95"] == pytest.approx(r["ratio_change"] * math.exp(Z95 * se))
-        assert r["difference_change"] == pytest.approx(r["intervention_rate_difference"] - r["baseline_rate_difference"])
+        assert r["difference_change"] == pytest.approx(
+            r["intervention_rate_difference"] - r["baseline_rate_difference"]
+        )
         assert r["difference_change_lower_95"] < r["difference_change"] < r["difference_change_upper_95"]
         excludes_one = r["ratio_change_lower_95"] > 1 or r["ratio_change_upper_95"] < 1
         assert (r["gap_change"] != "no clear change") == excludes_one, r
@@ -170,7 +245,7 @@ def test_completeness_by_site_on_the_sample_data(answers, published):
     assert [(r["site_code"], r["measure_code"]) for r in rows] == [(s, m) for s in sites for m in measures]
     assert {(r["window_start"], r["window_end"]) for r in rows} == {(date(2024, 1, 1), date(2024, 12, 1))}
     assert {r["months_reported"] for r in rows} == {12}
-    assert all(0.9 < r["completeness"] <= 1 for r in rows)           # even UHL, over twelve months
+    assert all(0.9 < r["completeness"] <= 1 for r in rows)  # even UHL, over twelve months
     low_site, low_month = LOW_COMPLETENESS_SITE_MONTH
     for r in rows:
         if r["site_code"] == low_site:
@@ -225,8 +300,10 @@ def test_submission_status_finds_missing_quarantined_and_flagged_months(tmp_path
     con = duckdb.connect(str(path))
     try:
         con.execute("create schema marts")
-        con.execute("create table marts.dim_site as select * from (values ('AAA', 'Site A'), ('BBB', 'Site B'), "
-                    "('CCC', 'Site C'), ('NEW', 'New site')) as t(site_code, team_name)")
+        con.execute(
+            "create table marts.dim_site as select * from (values ('AAA', 'Site A'), ('BBB', 'Site B'), "
+            "('CCC', 'Site C'), ('NEW', 'New site')) as t(site_code, team_name)"
+        )
         con.execute("""create table marts.fct_submission_status as select * from (values
             ('AAA', date '2024-09-01', 'flagged', 'AAA_2024-09.csv', timestamp '2024-10-10 09:00:00', 'old'),
             ('AAA', date '2024-10-01', 'loaded', 'AAA_2024-10.csv', timestamp '2024-11-10 09:00:00', null),
@@ -244,9 +321,14 @@ def test_submission_status_finds_missing_quarantined_and_flagged_months(tmp_path
     rows = run_query(path, "submission_status_latest")
     assert len(rows) == 4 * 3
     attention = [(r["site_code"], r["month_label"], r["status"]) for r in rows if r["needs_attention"]]
-    assert attention == [("BBB", "2024-12", "quarantined"), ("NEW", "2024-12", "missing"),
-                         ("AAA", "2024-11", "flagged"), ("BBB", "2024-11", "missing"),
-                         ("NEW", "2024-11", "missing"), ("NEW", "2024-10", "missing")]
-    assert all(r["needs_attention"] for r in rows[:len(attention)])          # they come first
+    assert attention == [
+        ("BBB", "2024-12", "quarantined"),
+        ("NEW", "2024-12", "missing"),
+        ("AAA", "2024-11", "flagged"),
+        ("BBB", "2024-11", "missing"),
+        ("NEW", "2024-11", "missing"),
+        ("NEW", "2024-10", "missing"),
+    ]
+    assert all(r["needs_attention"] for r in rows[: len(attention)])  # they come first
     refused_fix = next(r for r in rows if (r["site_code"], r["month_label"]) == ("BBB", "2024-10"))
     assert refused_fix["status"] == "loaded" and refused_fix["problems"] == "refused fix"

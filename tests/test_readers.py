@@ -1,4 +1,5 @@
 """Reading bytes into cells: kind by content (magic bytes), encodings, sheets, and the OLE2 writer."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -37,24 +38,28 @@ def failure(data: bytes) -> ReadFailure:
 
 # --- kind by content -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("data,kind", [
-    (b"", "empty"),
-    (b"  \r\n\t\n", "empty"),
-    (b"PK\x03\x04rest", "zip"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, "ole2"),
-    (b"%PDF-1.7\n", "binary"),
-    (b"\x89PNG\r\n\x1a\n", "binary"),
-    (b"a,b\x00,c\n", "binary"),
-    (bytes(range(256)) * 4, "binary"),
-    ((HEADER + "\n" + ROW).encode(), "text"),
-    (b"\xef\xbb\xbf" + HEADER.encode(), "text"),
-])
+
+@pytest.mark.parametrize(
+    "data,kind",
+    [
+        (b"", "empty"),
+        (b"  \r\n\t\n", "empty"),
+        (b"PK\x03\x04rest", "zip"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, "ole2"),
+        (b"%PDF-1.7\n", "binary"),
+        (b"\x89PNG\r\n\x1a\n", "binary"),
+        (b"a,b\x00,c\n", "binary"),
+        (bytes(range(256)) * 4, "binary"),
+        ((HEADER + "\n" + ROW).encode(), "text"),
+        (b"\xef\xbb\xbf" + HEADER.encode(), "text"),
+    ],
+)
 def test_sniff(data, kind):
     assert sniff(data) == kind
 
 
 def test_csv_cells_are_text_as_written():
-    grid = read_grid(f"{HEADER}\r\n{ROW}\r\n\"BARTS\",\" 2024-03 \",PPH1500,A,\"1,234\",\r\n".encode())
+    grid = read_grid(f'{HEADER}\r\n{ROW}\r\n"BARTS"," 2024-03 ",PPH1500,A,"1,234",\r\n'.encode())
     assert grid.kind == "csv"
     assert grid.rows[0] == HEADER.split(",")
     assert grid.rows[1] == ROW.split(",")
@@ -79,17 +84,20 @@ def test_cp1252_is_read_with_a_warning():
     assert [(w.rule, w.severity, w.file_name) for w in grid.warnings] == [("not_utf8", "warning", "x.csv")]
 
 
-@pytest.mark.parametrize("data,words", [
-    (b"%PDF-1.4\n1 0 obj\n", "PDF"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00", "PNG"),
-    (b"\xff\xd8\xff\xe0\x00\x10JFIF", "JPEG"),
-    (gzip.compress(HEADER.encode()), "gzip"),
-    (f"{HEADER}\n{ROW}\n".encode("utf-16"), "UTF-16"),
-    (f"{HEADER}\n{ROW}\n".encode("utf-16-le"), "UTF-16"),
-    (b"<html><body><table><tr><td>site</td></tr></table></body></html>", "HTML"),
-    (b'<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"/>', "HTML"),
-    (bytes(range(1, 32)) * 50, "binary"),
-])
+@pytest.mark.parametrize(
+    "data,words",
+    [
+        (b"%PDF-1.4\n1 0 obj\n", "PDF"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "PNG"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "JPEG"),
+        (gzip.compress(HEADER.encode()), "gzip"),
+        (f"{HEADER}\n{ROW}\n".encode("utf-16"), "UTF-16"),
+        (f"{HEADER}\n{ROW}\n".encode("utf-16-le"), "UTF-16"),
+        (b"<html><body><table><tr><td>site</td></tr></table></body></html>", "HTML"),
+        (b'<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"/>', "HTML"),
+        (bytes(range(1, 32)) * 50, "binary"),
+    ],
+)
 def test_not_csv_or_excel(data, words):
     f = failure(data)
     assert f.rule == "not_csv_or_excel"
@@ -104,11 +112,14 @@ def _zip(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("files,words", [
-    ({"returns.csv": f"{HEADER}\n{ROW}\n".encode()}, "zip archive"),
-    ({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"}, "OpenDocument"),
-    ({"[Content_Types].xml": b"<x/>", "word/document.xml": b"<x/>"}, "Word"),
-])
+@pytest.mark.parametrize(
+    "files,words",
+    [
+        ({"returns.csv": f"{HEADER}\n{ROW}\n".encode()}, "zip archive"),
+        ({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet", "content.xml": b"<x/>"}, "OpenDocument"),
+        ({"[Content_Types].xml": b"<x/>", "word/document.xml": b"<x/>"}, "Word"),
+    ],
+)
 def test_zip_that_is_not_a_workbook(files, words):
     f = failure(_zip(files))
     assert f.rule == "not_csv_or_excel"
@@ -122,6 +133,7 @@ def test_empty_files():
 
 
 # --- workbooks -------------------------------------------------------------------------------------
+
 
 def test_sheet_named_data_any_case_wins():
     data = xlsx_bytes({"Cover": [["read me"]], " DATA ": [["site"], ["BARTS"]]})
@@ -142,7 +154,7 @@ def test_rows_keep_their_sheet_numbers():
     buf = io.BytesIO()
     wb.save(buf)
     grid = read_grid(buf.getvalue())
-    assert grid.rows[3][2] == "site"          # row 4, column C
+    assert grid.rows[3][2] == "site"  # row 4, column C
     assert grid.rows[4][2] == dt.date(2024, 3, 1)
 
 
@@ -172,6 +184,7 @@ def test_workbook_with_a_broken_part():
 
 # --- OLE2: encrypted workbooks and .xls -------------------------------------------------------------
 
+
 def test_encrypted_workbook_is_refused_as_unreadable():
     f = failure(encrypted_workbook_bytes())
     assert f.rule == "unreadable_workbook"
@@ -198,7 +211,7 @@ def _read_compound(data: bytes) -> dict[str, bytes]:
     assert len(data) % 512 == 0
 
     def sector(n: int) -> bytes:
-        return data[512 + n * 512: 1024 + n * 512]
+        return data[512 + n * 512 : 1024 + n * 512]
 
     fat = [x for s in difat for x in struct.unpack("<128I", sector(s))]
 
@@ -221,7 +234,7 @@ def _read_compound(data: bytes) -> dict[str, bytes]:
     def mini_chain(start: int) -> bytes:
         out = b""
         while start != 0xFFFFFFFE:
-            out += mini_stream[start * 64: start * 64 + 64]
+            out += mini_stream[start * 64 : start * 64 + 64]
             start = minifat[start]
         return out
 

@@ -4,6 +4,7 @@ Under both rules a count from 1 to 7 is `*` in CSV and null in Parquet, so every
 acceptance check (shared/acceptance/check_interface.py); under msds the statistics of such a row are
 computed as if the count were 5.
 """
+
 from __future__ import annotations
 
 import csv
@@ -12,7 +13,7 @@ import importlib.util
 import json
 import re
 import tempfile
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -37,10 +38,10 @@ from publish.release import (
 )
 
 HERE = Path(__file__).resolve().parent
-ACCEPTANCE = Path(__file__).resolve().parents[2] / "shared" / "acceptance" / "check_interface.py"
+ACCEPTANCE = Path(__file__).resolve().parent / "acceptance" / "check_interface.py"
 MSDS, HES = DisclosureRule("msds"), DisclosureRule("hes")
-T1 = datetime(2026, 11, 22, 10, 30, 0, tzinfo=timezone.utc)
-T2 = datetime(2026, 11, 22, 11, 0, 0, tzinfo=timezone.utc)
+T1 = datetime(2026, 11, 22, 10, 30, 0, tzinfo=UTC)
+T2 = datetime(2026, 11, 22, 11, 0, 0, tzinfo=UTC)
 EXTRACT = re.compile(r".+\.(parquet|csv)$")
 
 
@@ -59,9 +60,16 @@ except ImportError:  # not written yet: the release mechanics are tested with a 
 
 # --- a small warehouse ---------------------------------------------------------------------------
 
-TABLES = {name: RELEASE_TABLES[name] for name in ("dim_measure", "fct_measure_monthly",
-                                                   "fct_ethnicity_completeness", "fct_submission_status",
-                                                   "gap_metrics")}
+TABLES = {
+    name: RELEASE_TABLES[name]
+    for name in (
+        "dim_measure",
+        "fct_measure_monthly",
+        "fct_ethnicity_completeness",
+        "fct_submission_status",
+        "gap_metrics",
+    )
+}
 GROUPS = {"A": "White", "B": "White", "H": "Asian or Asian British", "N": "Black or Black British"}
 CODES = ["A", "B", "H", "N", "Z", "99"]
 SITES = ["BARTS", "BSOL"]
@@ -82,10 +90,20 @@ def _facts(small: bool) -> pd.DataFrame:
                         if denominator < 8:
                             denominator = 0
                         numerator = 0 if numerator < 8 else numerator
-                    rows.append((site, month, measure, code, numerator, denominator,
-                                 f"{site}-{month:%Y-%m}-1", True))
-    facts = pd.DataFrame(rows, columns=["site_code", "month_start_date", "measure_code", "ethnic_code",
-                                        "numerator", "denominator", "submission_id", "meets_completeness_threshold"])
+                    rows.append((site, month, measure, code, numerator, denominator, f"{site}-{month:%Y-%m}-1", True))
+    facts = pd.DataFrame(
+        rows,
+        columns=[
+            "site_code",
+            "month_start_date",
+            "measure_code",
+            "ethnic_code",
+            "numerator",
+            "denominator",
+            "submission_id",
+            "meets_completeness_threshold",
+        ],
+    )
     if small:  # make sure there are counts of 1..7 and the docstring's 1 + 8 + 8 case
         facts.loc[0, ["numerator", "denominator"]] = [1, 3]
         facts.loc[1, ["numerator", "denominator"]] = [8, 30]
@@ -96,10 +114,20 @@ def _facts(small: bool) -> pd.DataFrame:
 
 def _gap(facts: pd.DataFrame) -> pd.DataFrame:
     known = facts[facts["ethnic_code"].isin(GROUPS)].assign(ethnic_group=lambda f: f["ethnic_code"].map(GROUPS))
-    site = known.groupby(["site_code", "month_start_date", "measure_code", "ethnic_group"], as_index=False)[
-        ["numerator", "denominator"]].sum().assign(geography_level="site")
-    lan = known.groupby(["month_start_date", "measure_code", "ethnic_group"], as_index=False)[
-        ["numerator", "denominator"]].sum().assign(geography_level="lan", site_code="LAN")
+    site = (
+        known.groupby(["site_code", "month_start_date", "measure_code", "ethnic_group"], as_index=False)[
+            ["numerator", "denominator"]
+        ]
+        .sum()
+        .assign(geography_level="site")
+    )
+    lan = (
+        known.groupby(["month_start_date", "measure_code", "ethnic_group"], as_index=False)[
+            ["numerator", "denominator"]
+        ]
+        .sum()
+        .assign(geography_level="lan", site_code="LAN")
+    )
     gap = pd.concat([site, lan], ignore_index=True)
     gap["period_type"] = "month"
     gap["period_label"] = gap["month_start_date"].map(lambda d: f"{d:%Y-%m}")
@@ -115,44 +143,100 @@ def _gap(facts: pd.DataFrame) -> pd.DataFrame:
     gap = add_statistics(gap)  # from the TRUE counts, as the warehouse holds them
     gap["meets_completeness_threshold"] = True
     gap["months_flagged"], gap["n_months"] = 0, 1
-    columns = ["geography_level", "site_code", "measure_code", "period_type", "period_label", "period_start",
-               "period_end", "ethnic_group", "numerator", "denominator", "rate", "rate_lower_95", "rate_upper_95",
-               "reference_group", "reference_numerator", "reference_denominator", "reference_rate", "rate_ratio",
-               "rate_ratio_lower_95", "rate_ratio_upper_95", "rate_difference", "rate_difference_lower_95",
-               "rate_difference_upper_95", "excess_events", "gap_assessment", "meets_completeness_threshold",
-               "months_flagged", "n_months", "multiplier", "higher_is_better", "is_reference"]
+    columns = [
+        "geography_level",
+        "site_code",
+        "measure_code",
+        "period_type",
+        "period_label",
+        "period_start",
+        "period_end",
+        "ethnic_group",
+        "numerator",
+        "denominator",
+        "rate",
+        "rate_lower_95",
+        "rate_upper_95",
+        "reference_group",
+        "reference_numerator",
+        "reference_denominator",
+        "reference_rate",
+        "rate_ratio",
+        "rate_ratio_lower_95",
+        "rate_ratio_upper_95",
+        "rate_difference",
+        "rate_difference_lower_95",
+        "rate_difference_upper_95",
+        "excess_events",
+        "gap_assessment",
+        "meets_completeness_threshold",
+        "months_flagged",
+        "n_months",
+        "multiplier",
+        "higher_is_better",
+        "is_reference",
+    ]
     return gap[columns]
 
 
 def make_warehouse(path: Path, small: bool = True, facts: pd.DataFrame | None = None) -> Path:
     facts = _facts(small) if facts is None else facts
-    completeness = facts.assign(known=facts["ethnic_code"].isin(GROUPS)).groupby(
-        ["site_code", "month_start_date", "measure_code", "submission_id"], as_index=False).apply(
-        lambda g: pd.Series({"denominator_total": g["denominator"].sum(),
-                             "denominator_known": g.loc[g["known"], "denominator"].sum()}), include_groups=False)
+    completeness = (
+        facts.assign(known=facts["ethnic_code"].isin(GROUPS))
+        .groupby(["site_code", "month_start_date", "measure_code", "submission_id"], as_index=False)
+        .apply(
+            lambda g: pd.Series(
+                {
+                    "denominator_total": g["denominator"].sum(),
+                    "denominator_known": g.loc[g["known"], "denominator"].sum(),
+                }
+            ),
+            include_groups=False,
+        )
+    )
     completeness["completeness"] = completeness["denominator_known"] / completeness["denominator_total"]
     completeness["completeness_threshold"] = 0.9
     completeness["meets_completeness_threshold"] = completeness["completeness"] >= 0.9
-    status = pd.DataFrame([(s, m, "loaded", f"{s}-{m:%Y-%m}-1", f"{s}_{m:%Y-%m}.csv",
-                            datetime(2024, m.month + 1, 5, 9, 30), "row 7, column 'numerator', value '3': ...")
-                           for s in SITES for m in MONTHS],
-                          columns=["site_code", "month_start_date", "status", "submission_id", "file_name",
-                                   "received_at", "problems"])
-    measures = pd.read_csv(Path(__file__).resolve().parents[1] / "dbt_project" / "reference" / "measures.csv",
-                           dtype={"higher_is_better": "boolean"}).drop(columns=["condition_name", "basis"])
+    status = pd.DataFrame(
+        [
+            (
+                s,
+                m,
+                "loaded",
+                f"{s}-{m:%Y-%m}-1",
+                f"{s}_{m:%Y-%m}.csv",
+                datetime(2024, m.month + 1, 5, 9, 30),
+                "row 7, column 'numerator', value '3': ...",
+            )
+            for s in SITES
+            for m in MONTHS
+        ],
+        columns=["site_code", "month_start_date", "status", "submission_id", "file_name", "received_at", "problems"],
+    )
+    measures = pd.read_csv(
+        Path(__file__).resolve().parents[1] / "dbt_project" / "reference" / "measures.csv",
+        dtype={"higher_is_better": "boolean"},
+    ).drop(columns=["condition_name", "basis"])
     con = duckdb.connect(str(path))
     try:
         con.execute("create schema marts")
-        for name, frame in (("dim_measure", measures), ("fct_measure_monthly", facts),
-                            ("fct_ethnicity_completeness", completeness), ("fct_submission_status", status),
-                            ("gap_metrics", _gap(facts))):
+        for name, frame in (
+            ("dim_measure", measures),
+            ("fct_measure_monthly", facts),
+            ("fct_ethnicity_completeness", completeness),
+            ("fct_submission_status", status),
+            ("gap_metrics", _gap(facts)),
+        ):
             con.register("frame", frame)
             con.execute(f"create table marts.{name} as select * from frame")
             con.unregister("frame")
-        for table, column in (("fct_measure_monthly", "month_start_date"),
-                              ("fct_ethnicity_completeness", "month_start_date"),
-                              ("fct_submission_status", "month_start_date"),
-                              ("gap_metrics", "period_start"), ("gap_metrics", "period_end")):
+        for table, column in (
+            ("fct_measure_monthly", "month_start_date"),
+            ("fct_ethnicity_completeness", "month_start_date"),
+            ("fct_submission_status", "month_start_date"),
+            ("gap_metrics", "period_start"),
+            ("gap_metrics", "period_end"),
+        ):
             con.execute(f"alter table marts.{table} alter {column} type date")
     finally:
         con.close()
@@ -162,8 +246,10 @@ def make_warehouse(path: Path, small: bool = True, facts: pd.DataFrame | None = 
 def make_dictionary(db: Path) -> pd.DataFrame:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        columns = con.execute("select table_name, column_name, data_type from information_schema.columns "
-                              "where table_schema = 'marts' order by table_name, ordinal_position").fetchall()
+        columns = con.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_schema = 'marts' order by table_name, ordinal_position"
+        ).fetchall()
     finally:
         con.close()
     rows = [(t, "", "table", f"What {t} holds.") for t in sorted({c[0] for c in columns})]
@@ -171,11 +257,21 @@ def make_dictionary(db: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["table", "column", "type", "meaning"])
 
 
-SUBMISSIONS = pd.DataFrame([(f"{s}-{m:%Y-%m}-1", s, m, f"{s}_{m:%Y-%m}.csv",
-                             hashlib.sha256(f"{s}{m}".encode()).hexdigest(), pd.Timestamp(2024, m.month + 1, 5, 9, 30))
-                            for s in SITES for m in MONTHS],
-                           columns=["submission_id", "site_code", "month_start_date", "file_name", "checksum",
-                                    "received_at"])
+SUBMISSIONS = pd.DataFrame(
+    [
+        (
+            f"{s}-{m:%Y-%m}-1",
+            s,
+            m,
+            f"{s}_{m:%Y-%m}.csv",
+            hashlib.sha256(f"{s}{m}".encode()).hexdigest(),
+            pd.Timestamp(2024, m.month + 1, 5, 9, 30),
+        )
+        for s in SITES
+        for m in MONTHS
+    ],
+    columns=["submission_id", "site_code", "month_start_date", "file_name", "checksum", "received_at"],
+)
 
 
 @pytest.fixture
@@ -184,9 +280,18 @@ def warehouse(tmp_path) -> Path:
 
 
 def build(db: Path, dest: Path, rule=MSDS, created_at=T1, tables=None, dictionary=None, **kwargs) -> Path:
-    return build_release(db, dest, TABLES if tables is None else tables,
-                         make_dictionary(db) if dictionary is None else dictionary, SUBMISSIONS, rule,
-                         "abc123def456", created_at, statistics=add_statistics, **kwargs)
+    return build_release(
+        db,
+        dest,
+        TABLES if tables is None else tables,
+        make_dictionary(db) if dictionary is None else dictionary,
+        SUBMISSIONS,
+        rule,
+        "abc123def456",
+        created_at,
+        statistics=add_statistics,
+        **kwargs,
+    )
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -202,8 +307,14 @@ def acceptance_problems(release: Path) -> list[str]:
     return list(checker.problems)
 
 
-COUNTS = ("numerator", "denominator", "denominator_total", "denominator_known", "reference_numerator",
-          "reference_denominator")
+COUNTS = (
+    "numerator",
+    "denominator",
+    "denominator_total",
+    "denominator_known",
+    "reference_numerator",
+    "reference_denominator",
+)
 
 
 def small_counts_in_files(release: Path) -> list[str]:
@@ -219,12 +330,16 @@ def small_counts_in_files(release: Path) -> list[str]:
         table = pq.read_table(path)
         for column in COUNTS:
             if column in table.column_names:
-                found += [f"{path.name}:{column}={v}" for v in table.column(column).to_pylist()
-                          if v is not None and 1 <= v <= 7]
+                found += [
+                    f"{path.name}:{column}={v}"
+                    for v in table.column(column).to_pylist()
+                    if v is not None and 1 <= v <= 7
+                ]
     return found
 
 
 # --- structure and manifest ----------------------------------------------------------------------
+
 
 def test_release_structure(warehouse, tmp_path):
     dest = tmp_path / "evaluation"
@@ -235,8 +350,15 @@ def test_release_structure(warehouse, tmp_path):
     assert {p.name for p in release.iterdir()} == expected | {"data_dictionary.csv", "README.md", "manifest.json"}
     assert check_release(release) == []
     readme = (release / "README.md").read_text(encoding="utf-8")
-    for text in ("2026-11-22T10-30-00Z", "abc123def456", "1 to 7", "How to cite", "imprecise", "gap_metrics",
-                 "`problems`"):
+    for text in (
+        "2026-11-22T10-30-00Z",
+        "abc123def456",
+        "1 to 7",
+        "How to cite",
+        "imprecise",
+        "gap_metrics",
+        "`problems`",
+    ):
         assert text in readme
     assert "SYNTHETIC" not in readme
 
@@ -253,16 +375,28 @@ def test_manifest_lists_everything(warehouse, tmp_path):
         data = (release / name).read_bytes()
         assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     for table, entry in manifest["tables"].items():
-        assert entry["rows"] == len(read_csv(release / f"{table}.csv")) == pq.read_table(
-            release / f"{table}.parquet").num_rows
+        assert (
+            entry["rows"]
+            == len(read_csv(release / f"{table}.csv"))
+            == pq.read_table(release / f"{table}.parquet").num_rows
+        )
         assert entry["key"] == list(TABLES[table].sort_keys)
     assert manifest["tables"]["gap_metrics"]["count_columns"] == [
-        "numerator", "denominator", "reference_numerator", "reference_denominator"]
+        "numerator",
+        "denominator",
+        "reference_numerator",
+        "reference_denominator",
+    ]
     assert len(manifest["submissions"]) == len(SUBMISSIONS)
     first = manifest["submissions"][0]
-    assert first == {"submission_id": "BARTS-2024-02-1", "site_code": "BARTS", "month_start_date": "2024-02-01",
-                     "file_name": "BARTS_2024-02.csv", "checksum": hashlib.sha256(b"BARTS2024-02-01").hexdigest(),
-                     "received_at": "2024-03-05T09:30:00"}
+    assert first == {
+        "submission_id": "BARTS-2024-02-1",
+        "site_code": "BARTS",
+        "month_start_date": "2024-02-01",
+        "file_name": "BARTS_2024-02.csv",
+        "checksum": hashlib.sha256(b"BARTS2024-02-01").hexdigest(),
+        "received_at": "2024-03-05T09:30:00",
+    }
 
 
 def test_data_dictionary_describes_every_released_column(warehouse, tmp_path):
@@ -277,6 +411,7 @@ def test_data_dictionary_describes_every_released_column(warehouse, tmp_path):
 
 
 # --- disclosure ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("rule", [MSDS, HES])
 def test_no_file_holds_a_count_from_1_to_7(warehouse, tmp_path, rule):
@@ -306,10 +441,20 @@ def fact_tables(draw) -> pd.DataFrame:
         for code in CODES:
             denominator = draw(st.one_of(st.integers(0, 20), st.integers(0, 2000)))
             numerator = draw(st.integers(0, denominator))
-            rows.append((site, MONTHS[0], "PPH1500", code, numerator, denominator, f"{site}-{MONTHS[0]:%Y-%m}-1",
-                         True))
-    return pd.DataFrame(rows, columns=["site_code", "month_start_date", "measure_code", "ethnic_code",
-                                       "numerator", "denominator", "submission_id", "meets_completeness_threshold"])
+            rows.append((site, MONTHS[0], "PPH1500", code, numerator, denominator, f"{site}-{MONTHS[0]:%Y-%m}-1", True))
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "site_code",
+            "month_start_date",
+            "measure_code",
+            "ethnic_code",
+            "numerator",
+            "denominator",
+            "submission_id",
+            "meets_completeness_threshold",
+        ],
+    )
 
 
 @given(fact_tables(), st.sampled_from([MSDS, HES]))
@@ -331,8 +476,12 @@ def test_small_counts_show_star_in_csv_and_null_in_parquet(warehouse, tmp_path, 
     release = build(warehouse, tmp_path / "evaluation", rule=rule)
     rows = read_csv(release / "fct_measure_monthly.csv")
     parquet = pq.read_table(release / "fct_measure_monthly.parquet").to_pylist()
-    at = next(i for i, r in enumerate(rows) if (r["site_code"], r["month_start_date"], r["measure_code"],
-                                                r["ethnic_code"]) == ("BARTS", "2024-02-01", "PPH1500", "A"))
+    at = next(
+        i
+        for i, r in enumerate(rows)
+        if (r["site_code"], r["month_start_date"], r["measure_code"], r["ethnic_code"])
+        == ("BARTS", "2024-02-01", "PPH1500", "A")
+    )
     assert rows[at]["numerator"] == "*" and rows[at]["denominator"] == "*"  # 1 of 3
     assert parquet[at]["numerator"] is None and parquet[at]["denominator"] is None
     gap = read_csv(release / "gap_metrics.csv")
@@ -387,8 +536,11 @@ def test_gap_statistics_come_from_the_rounded_counts(warehouse, tmp_path):
     merged = gap.merge(true, on=list(TABLES["gap_metrics"].sort_keys), suffixes=("", "_true"))
     assert (merged["rate"] != merged["rate_true"]).any()  # the true rates did not travel
     reference = gap[gap["is_reference"]].set_index(["site_code", "measure_code", "period_label"])
-    joined = gap.join(reference[["numerator", "denominator"]], on=["site_code", "measure_code", "period_label"],
-                      rsuffix="_of_reference")
+    joined = gap.join(
+        reference[["numerator", "denominator"]],
+        on=["site_code", "measure_code", "period_label"],
+        rsuffix="_of_reference",
+    )
     for column in ("numerator", "denominator"):  # consistent rounding and hiding
         assert joined[f"reference_{column}"].fillna(-1).equals(joined[f"{column}_of_reference"].fillna(-1))
 
@@ -396,8 +548,11 @@ def test_gap_statistics_come_from_the_rounded_counts(warehouse, tmp_path):
 def test_free_text_problems_are_withheld(warehouse, tmp_path):
     release = build(warehouse, tmp_path / "evaluation")
     assert "problems" not in read_csv(release / "fct_submission_status.csv")[0]
-    assert "value '3'" not in "".join(p.read_text(encoding="utf-8", errors="ignore") for p in release.iterdir()
-                                      if p.suffix in (".csv", ".md", ".json"))
+    assert "value '3'" not in "".join(
+        p.read_text(encoding="utf-8", errors="ignore")
+        for p in release.iterdir()
+        if p.suffix in (".csv", ".md", ".json")
+    )
 
 
 def test_a_count_column_is_protected_even_if_the_spec_forgets_it(warehouse, tmp_path):
@@ -408,6 +563,7 @@ def test_a_count_column_is_protected_even_if_the_spec_forgets_it(warehouse, tmp_
 
 
 # --- the acceptance check ------------------------------------------------------------------------
+
 
 def test_acceptance_check_passes_an_hes_release(warehouse, tmp_path):
     assert acceptance_problems(build(warehouse, tmp_path / "evaluation", rule=HES)) == []
@@ -437,6 +593,7 @@ def test_acceptance_check_would_catch_a_5(warehouse, tmp_path):
 
 # --- determinism and repeated releases -----------------------------------------------------------
 
+
 def test_two_releases_from_the_same_inputs_have_identical_extracts(warehouse, tmp_path):
     dest = tmp_path / "evaluation"
     first = build(warehouse, dest, created_at=T1, skip_if_unchanged=False)
@@ -459,8 +616,17 @@ def test_unchanged_content_is_not_released_again(warehouse, tmp_path):
     assert same_as_latest(dest, read_manifest(first)["content_fingerprint"])
     assert build(warehouse, dest, created_at=T2) == first
     assert [p.name for p in dest.iterdir()] == [first.name]
-    changed = build_release(warehouse, dest, TABLES, make_dictionary(warehouse), SUBMISSIONS.iloc[:3], MSDS,
-                            "abc123def456", T2, statistics=add_statistics)
+    changed = build_release(
+        warehouse,
+        dest,
+        TABLES,
+        make_dictionary(warehouse),
+        SUBMISSIONS.iloc[:3],
+        MSDS,
+        "abc123def456",
+        T2,
+        statistics=add_statistics,
+    )
     assert changed != first and latest_release(dest) == changed
     assert not same_as_latest(dest, read_manifest(first)["content_fingerprint"])
 
@@ -474,12 +640,27 @@ def test_same_second_gets_a_suffix_that_sorts_last(warehouse, tmp_path):
 
 
 def test_by_default_the_release_holds_the_spec_tables(warehouse, tmp_path):
-    assert set(RELEASE_TABLES) == {"dim_site", "dim_ethnic_category", "dim_condition", "dim_measure", "dim_month",
-                                   "fct_measure_monthly", "fct_ethnicity_completeness", "fct_submission_status",
-                                   "gap_metrics"}
+    assert set(RELEASE_TABLES) == {
+        "dim_site",
+        "dim_ethnic_category",
+        "dim_condition",
+        "dim_measure",
+        "dim_month",
+        "fct_measure_monthly",
+        "fct_ethnicity_completeness",
+        "fct_submission_status",
+        "gap_metrics",
+    }
     with pytest.raises(ReleaseError, match="marts.dim_site does not exist"):
-        build_release(warehouse, tmp_path / "evaluation", dictionary=make_dictionary(warehouse),
-                      submissions=SUBMISSIONS, rule="msds", code_version="v1", statistics=add_statistics)
+        build_release(
+            warehouse,
+            tmp_path / "evaluation",
+            dictionary=make_dictionary(warehouse),
+            submissions=SUBMISSIONS,
+            rule="msds",
+            code_version="v1",
+            statistics=add_statistics,
+        )
     assert not (tmp_path / "evaluation").exists()
 
 
@@ -493,6 +674,7 @@ def test_latest_release_ignores_staging_and_other_folders(tmp_path):
 
 
 # --- failures publish nothing --------------------------------------------------------------------
+
 
 def test_a_dictionary_missing_a_column_fails_and_leaves_nothing(warehouse, tmp_path):
     dest = tmp_path / "evaluation"
@@ -550,6 +732,7 @@ def test_check_release_finds_tampering(warehouse, tmp_path):
 @pytest.mark.parametrize("rule", [MSDS, HES])
 def test_a_rate_not_from_the_published_counts_fails_the_release(warehouse, tmp_path, rule):
     """The build's self-check: a rate the shown counts (a * taken as 5 under msds) do not give fails it."""
+
     def off_where_hidden(frame, confidence=0.95):
         out = add_statistics(frame, confidence=confidence)
         hidden = frame["numerator"].between(1, 7)  # working values: 5 under msds, a stand-in 1 under hes
@@ -557,17 +740,36 @@ def test_a_rate_not_from_the_published_counts_fails_the_release(warehouse, tmp_p
         return out
 
     def from_true_counts(frame, confidence=0.95):
-        return add_statistics(frame.assign(numerator=frame["numerator"].where(frame["numerator"] != 40, 41)),
-                              confidence=confidence)
+        return add_statistics(
+            frame.assign(numerator=frame["numerator"].where(frame["numerator"] != 40, 41)), confidence=confidence
+        )
 
     dest = tmp_path / "evaluation"
     with pytest.raises(ReleaseError, match="rate\\(s\\) that the published counts do not give"):
-        build_release(warehouse, dest, TABLES, make_dictionary(warehouse), SUBMISSIONS, rule, "v1", T1,
-                      statistics=from_true_counts)
+        build_release(
+            warehouse,
+            dest,
+            TABLES,
+            make_dictionary(warehouse),
+            SUBMISSIONS,
+            rule,
+            "v1",
+            T1,
+            statistics=from_true_counts,
+        )
     if not rule.suppresses:  # under hes the rows it changes are masked anyway
         with pytest.raises(ReleaseError, match="rate\\(s\\) that the published counts do not give"):
-            build_release(warehouse, dest, TABLES, make_dictionary(warehouse), SUBMISSIONS, rule, "v1", T1,
-                          statistics=off_where_hidden)
+            build_release(
+                warehouse,
+                dest,
+                TABLES,
+                make_dictionary(warehouse),
+                SUBMISSIONS,
+                rule,
+                "v1",
+                T1,
+                statistics=off_where_hidden,
+            )
     assert not dest.exists() or list(dest.iterdir()) == []
 
 
@@ -580,9 +782,14 @@ def test_csv_formatting_is_fixed():
     assert release_module.format_value(float("nan")) == "" and release_module.format_value(pd.NA) == ""
     import pyarrow as pa
 
-    for values in ([1, None, -5, 10**15], [0.1, None, -0.0, 1e-05, 1e16, 35.0], [True, False, None],
-                   [date(2024, 3, 1), None], ["a,b", None, ""],
-                   [datetime(2024, 3, 5, 9, 30, tzinfo=timezone.utc), None]):
+    for values in (
+        [1, None, -5, 10**15],
+        [0.1, None, -0.0, 1e-05, 1e16, 35.0],
+        [True, False, None],
+        [date(2024, 3, 1), None],
+        ["a,b", None, ""],
+        [datetime(2024, 3, 5, 9, 30, tzinfo=UTC), None],
+    ):
         column = pa.chunked_array([pa.array(values)])
         assert release_module.column_texts(column) == [release_module.format_value(v) for v in values]
 
@@ -599,7 +806,8 @@ def test_release_of_a_gap_metrics_table_built_by_publish_gap_metrics(tmp_path):
     seeds = Path(__file__).resolve().parents[1] / "dbt_project" / "reference"
     ethnic = pd.read_csv(seeds / "ethnic_category.csv", dtype={"ethnic_code": str, "is_known": bool})
     measures = pd.read_csv(seeds / "measures.csv", dtype={"higher_is_better": "boolean"}).drop(
-        columns=["condition_name", "basis"])
+        columns=["condition_name", "basis"]
+    )
     rng = np.random.default_rng(7)
     months = pd.date_range("2023-04-01", "2024-06-01", freq="MS").date
     rows = []
@@ -608,10 +816,22 @@ def test_release_of_a_gap_metrics_table_built_by_publish_gap_metrics(tmp_path):
             for measure in ("PPH1500", "GDMDIAG"):
                 for code in ethnic["ethnic_code"]:
                     d = int(rng.integers(0, 40))
-                    rows.append((site, month, measure, code, int(rng.integers(0, d + 1)), d, "s",
-                                 bool(rng.random() > .1)))
-    facts = pd.DataFrame(rows, columns=["site_code", "month_start_date", "measure_code", "ethnic_code", "numerator",
-                                        "denominator", "submission_id", "meets_completeness_threshold"])
+                    rows.append(
+                        (site, month, measure, code, int(rng.integers(0, d + 1)), d, "s", bool(rng.random() > 0.1))
+                    )
+    facts = pd.DataFrame(
+        rows,
+        columns=[
+            "site_code",
+            "month_start_date",
+            "measure_code",
+            "ethnic_code",
+            "numerator",
+            "denominator",
+            "submission_id",
+            "meets_completeness_threshold",
+        ],
+    )
     db = tmp_path / "real.duckdb"
     con = duckdb.connect(str(db))
     con.execute("create schema marts")
@@ -627,8 +847,7 @@ def test_release_of_a_gap_metrics_table_built_by_publish_gap_metrics(tmp_path):
     assert set(gap["period_type"]) == {"month", "quarter", "rolling_12_months", "programme_phase"}
     tables = {name: RELEASE_TABLES[name] for name in ("gap_metrics", "fct_measure_monthly")}
     for rule in (HES, MSDS):
-        release = build_release(db, tmp_path / rule.name, tables, make_dictionary(db), SUBMISSIONS, rule, "v1",
-                                T1)
+        release = build_release(db, tmp_path / rule.name, tables, make_dictionary(db), SUBMISSIONS, rule, "v1", T1)
         assert check_release(release) == []
         assert acceptance_problems(release) == []
         assert small_counts_in_files(release) == []
@@ -641,9 +860,14 @@ def test_release_of_a_gap_metrics_table_built_by_publish_gap_metrics(tmp_path):
         shown = published["numerator"].notna()
         assert (published.loc[shown, "numerator"] % 5 == 0).all() and (published.loc[shown, "numerator"] != 5).all()
         stand_in = np.nan if rule.suppresses else 5.0  # build_gap_metrics never leaves a count null
-        numerator, denominator = (published[c].astype("Float64").fillna(stand_in).astype(float)
-                                  for c in ("numerator", "denominator"))
-        assert ((published["rate"] - numerator / denominator.where(denominator > 0) * published["multiplier"])
-                .abs().fillna(0) < 1e-9).all()
+        numerator, denominator = (
+            published[c].astype("Float64").fillna(stand_in).astype(float) for c in ("numerator", "denominator")
+        )
+        assert (
+            (published["rate"] - numerator / denominator.where(denominator > 0) * published["multiplier"])
+            .abs()
+            .fillna(0)
+            < 1e-9
+        ).all()
         if not rule.suppresses:
             assert published.loc[~shown & (denominator > 0), "rate"].notna().all()

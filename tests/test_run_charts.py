@@ -85,8 +85,9 @@ def test_ihi_astronomical_uses_baseline_mean_and_3_sd():
 
 def test_runs_analysis_excludes_points_on_centre():
     r = runs_analysis([1, 2, 3, 3, 4, 5, np.nan], 3)
-    assert r == dict(n_obs=7, n_useful=4, longest_run=2, longest_run_max=5, n_crossings=1, n_crossings_min=0,
-                     runs_signal=False)
+    assert r == dict(
+        n_obs=7, n_useful=4, longest_run=2, longest_run_max=5, n_crossings=1, n_crossings_min=0, runs_signal=False
+    )
     r = runs_analysis([3, 3, np.nan], 3)
     assert r["n_useful"] == 0 and r["longest_run"] is None and r["runs_signal"] is False
 
@@ -183,9 +184,7 @@ def test_build_rejects_duplicate_series_month():
 
 
 def test_build_xmr_reproduces_plotthedots_snapshot():
-    ref = Path(__file__).parents[2] / "shared" / "reference" / "spc_xmr_limits_plotthedots.csv"
-    if not ref.exists():
-        pytest.skip(f"{ref} is absent")
+    ref = Path(__file__).parent / "peers" / "spc_xmr_limits_plotthedots.csv"
     t = pd.read_csv(ref).set_index("case_id")
     checked = 0
     for case in ("ptd_std_r1", "ptd_std_r2"):
@@ -200,14 +199,21 @@ def test_build_xmr_reproduces_plotthedots_snapshot():
 def test_build_centre_and_runs_equal_qic_run_chart():
     rng = np.random.default_rng(11)
     checked = 0
-    for i in range(40):
+    for _i in range(40):
         y = rng.integers(0, 6, size=int(rng.integers(2, 61))).astype(float)
         out = build_run_chart_points(_frame({_key(): list(y)}), PROGRAMME_START)
         nb = int(out["n_baseline"].iloc[0])
         q = qic(y, chart="run", freeze=nb)
         assert out["centre_line"].iloc[0] == q["cl"].iloc[0]
-        for col in ("n_obs", "n_useful", "longest_run", "longest_run_max", "n_crossings", "n_crossings_min",
-                    "runs_signal"):
+        for col in (
+            "n_obs",
+            "n_useful",
+            "longest_run",
+            "longest_run_max",
+            "n_crossings",
+            "n_crossings_min",
+            "runs_signal",
+        ):
             assert out[col].iloc[0] == q[col].iloc[0], col
         checked += 1
     assert checked == 40
@@ -252,8 +258,13 @@ def _reference(values: np.ndarray, months: np.ndarray, baseline_end, min_base: i
     res["point_type"] = None
     if k:
         d = ptd_spc(y, direction, screen_outliers=True, fix_after_n_points=nb)
-        for c, src in (("xmr_mean", "mean"), ("xmr_lpl", "lpl"), ("xmr_upl", "upl"), ("xmr_nlpl", "nlpl"),
-                       ("xmr_nupl", "nupl")):
+        for c, src in (
+            ("xmr_mean", "mean"),
+            ("xmr_lpl", "lpl"),
+            ("xmr_upl", "upl"),
+            ("xmr_nlpl", "nlpl"),
+            ("xmr_nupl", "nupl"),
+        ):
             res[c] = d[src].iloc[0]
         idx = np.flatnonzero(valid)
         res.loc[idx, "ptd_outside_limits"] = d["outside_limits"].to_numpy()
@@ -296,12 +307,19 @@ def test_engine_matches_per_series_reference(series, base_idx, min_base):
         months = months_all[:n][keep].to_numpy()
         v = np.array(vals, dtype=float)[keep]
         key = _key(group=f"G{i}")
-        frames.append(pd.DataFrame({
-            **{c: [key[j]] * v.size for j, c in enumerate(SERIES_KEYS)},
-            "month_start_date": months, "value": v, "higher_is_better": pd.array([hib] * v.size, dtype="boolean"),
-        }))
-        ref = _reference(v, months, None if baseline_end is None else pd.Timestamp(baseline_end).to_datetime64(),
-                         min_base, hib)
+        frames.append(
+            pd.DataFrame(
+                {
+                    **{c: [key[j]] * v.size for j, c in enumerate(SERIES_KEYS)},
+                    "month_start_date": months,
+                    "value": v,
+                    "higher_is_better": pd.array([hib] * v.size, dtype="boolean"),
+                }
+            )
+        )
+        ref = _reference(
+            v, months, None if baseline_end is None else pd.Timestamp(baseline_end).to_datetime64(), min_base, hib
+        )
         ref["ethnic_group"] = key[4]
         refs.append(ref)
     df = pd.concat(frames, ignore_index=True)
@@ -312,15 +330,26 @@ def test_engine_matches_per_series_reference(series, base_idx, min_base):
     assert out["ethnic_group"].tolist() == ref["ethnic_group"].tolist()
     np.testing.assert_array_equal(out["value"].to_numpy(float), ref["value"].to_numpy(float))
     for c in ("centre_line", "xmr_mean", "xmr_lpl", "xmr_upl", "xmr_nlpl", "xmr_nupl", "ptd_relative_to_mean"):
-        np.testing.assert_allclose(out[c].to_numpy(float), ref[c].to_numpy(float), rtol=1e-12, atol=1e-12,
-                                   equal_nan=True, err_msg=c)
+        np.testing.assert_allclose(
+            out[c].to_numpy(float), ref[c].to_numpy(float), rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=c
+        )
     for c in ("n_obs", "n_useful", "longest_run", "longest_run_max", "n_crossings", "n_crossings_min"):
         a = pd.Series(out[c]).astype("Float64").fillna(-1).to_numpy(float)
         b = pd.Series(ref[c]).astype("Float64").fillna(-1).to_numpy(float)
         np.testing.assert_array_equal(a, b, err_msg=c)
-    for c in ("baseline_rule", "n_baseline", "is_baseline", "runs_signal", "ihi_shift", "ihi_trend",
-              "ihi_astronomical", "improvement_direction", "ptd_outside_limits", "ptd_close_to_limits",
-              "ptd_special_cause"):
+    for c in (
+        "baseline_rule",
+        "n_baseline",
+        "is_baseline",
+        "runs_signal",
+        "ihi_shift",
+        "ihi_trend",
+        "ihi_astronomical",
+        "improvement_direction",
+        "ptd_outside_limits",
+        "ptd_close_to_limits",
+        "ptd_special_cause",
+    ):
         assert out[c].tolist() == ref[c].tolist(), c
     for c in ("ptd_special_cause_rule", "point_type"):
         assert [None if pd.isna(v) else v for v in out[c]] == [None if pd.isna(v) else v for v in ref[c]], c
@@ -344,9 +373,14 @@ def test_engine_matches_reference_on_long_trending_series():
         data[_key(group=f"G{i:02d}")] = list(np.concatenate([base, tail]))
     df = _frame(data, hib=True)
     out = build_run_chart_points(df, PROGRAMME_START).reset_index(drop=True)
-    for i, (key, vals) in enumerate(sorted(data.items())):
-        ref = _reference(np.array(vals), pd.date_range("2021-01-01", periods=60, freq="MS").to_numpy(),
-                         np.datetime64("2023-01-01"), 12, True)
+    for _i, (key, vals) in enumerate(sorted(data.items())):
+        ref = _reference(
+            np.array(vals),
+            pd.date_range("2021-01-01", periods=60, freq="MS").to_numpy(),
+            np.datetime64("2023-01-01"),
+            12,
+            True,
+        )
         o = out[out["ethnic_group"] == key[4]].reset_index(drop=True)
         for c in ("ihi_shift", "ihi_trend", "ihi_astronomical", "ptd_special_cause", "point_type", "runs_signal"):
             assert o[c].tolist() == ref[c].tolist(), (key, c)
@@ -364,16 +398,20 @@ def test_build_national_scale_under_30_seconds():
     rng = np.random.default_rng(0)
     n_series, n_months = 30_000, 60
     months = pd.date_range("2021-01-01", periods=n_months, freq="MS")
-    df = pd.DataFrame({
-        "geography_level": "site",
-        "site_code": np.repeat([f"S{i // 210:03d}" for i in range(n_series)], n_months),
-        "measure_code": np.repeat([f"M{(i // 14) % 15}" for i in range(n_series)], n_months),
-        "series_type": np.repeat(["group_rate", "gap_vs_reference"] * (n_series // 2), n_months),
-        "ethnic_group": np.repeat([f"E{(i // 2) % 7}" for i in range(n_series)], n_months),
-        "month_start_date": np.tile(months.to_numpy(), n_series),
-        "value": rng.poisson(20, n_series * n_months) / 10.0,
-        "higher_is_better": pd.array(np.repeat(rng.choice([True, False, None], n_series), n_months), dtype="boolean"),
-    })
+    df = pd.DataFrame(
+        {
+            "geography_level": "site",
+            "site_code": np.repeat([f"S{i // 210:03d}" for i in range(n_series)], n_months),
+            "measure_code": np.repeat([f"M{(i // 14) % 15}" for i in range(n_series)], n_months),
+            "series_type": np.repeat(["group_rate", "gap_vs_reference"] * (n_series // 2), n_months),
+            "ethnic_group": np.repeat([f"E{(i // 2) % 7}" for i in range(n_series)], n_months),
+            "month_start_date": np.tile(months.to_numpy(), n_series),
+            "value": rng.poisson(20, n_series * n_months) / 10.0,
+            "higher_is_better": pd.array(
+                np.repeat(rng.choice([True, False, None], n_series), n_months), dtype="boolean"
+            ),
+        }
+    )
     df.loc[rng.random(len(df)) < 0.05, "value"] = np.nan
     t0 = time.perf_counter()
     out = build_run_chart_points(df, PROGRAMME_START)

@@ -50,14 +50,11 @@ from publish.run_charts import (
     xmr_limits,
 )
 
-REF = Path(__file__).parents[2] / "shared" / "reference"
+REF = Path(__file__).parent / "peers"
 
 
 def _csv(name: str) -> pd.DataFrame:
-    path = REF / name
-    if not path.exists():
-        pytest.skip(f"peer reference file {path} is absent")
-    return pd.read_csv(path)
+    return pd.read_csv(REF / name)
 
 
 def _vec(s) -> np.ndarray:
@@ -84,7 +81,15 @@ def test_anhoej_limits_every_docs_row():
 def test_anhoej_limits_small_n_match_r():
     # R: round(log2(1:9)) + 3 and qbinom(0.05, 0:8, 0.5)
     assert [anhoej_limits(n) for n in range(1, 10)] == [
-        (3, 0), (4, 0), (5, 0), (5, 0), (5, 0), (6, 1), (6, 1), (6, 1), (6, 2)
+        (3, 0),
+        (4, 0),
+        (5, 0),
+        (5, 0),
+        (5, 0),
+        (6, 1),
+        (6, 1),
+        (6, 1),
+        (6, 2),
     ]
 
 
@@ -94,13 +99,31 @@ def test_anhoej_limits_small_n_match_r():
 
 QIC_FLOAT_COLS = ["y", "cl", "lcl", "ucl"]
 QIC_EXACT_COLS = [
-    "sigma_signal", "part", "baseline", "include", "n_obs", "n_useful", "longest_run", "longest_run_max",
-    "n_crossings", "n_crossings_min", "runs_signal",
+    "sigma_signal",
+    "part",
+    "baseline",
+    "include",
+    "n_obs",
+    "n_useful",
+    "longest_run",
+    "longest_run_max",
+    "n_crossings",
+    "n_crossings_min",
+    "runs_signal",
 ]
 QIC_CASES = {  # case_id -> (chart, expected number of points)
-    "ex_6.3_1": ("xbar", 25), "ex_6.3_2": ("s", 25), "ex_6.4_1": ("xbar", 25), "ex_6.4_2": ("s", 25),
-    "ex_6.5_3": ("i", 40), "ex_6.5_4": ("mr", 40), "ex_7.1_5": ("p", 94), "tbl_7.4_1": ("p", 25),
-    "ex_7.3_3": ("c", 46), "ex_7.4_1": ("u", 20), "ex_7.5_1": ("u", 10), "ex_7.6_1": ("t", 20),
+    "ex_6.3_1": ("xbar", 25),
+    "ex_6.3_2": ("s", 25),
+    "ex_6.4_1": ("xbar", 25),
+    "ex_6.4_2": ("s", 25),
+    "ex_6.5_3": ("i", 40),
+    "ex_6.5_4": ("mr", 40),
+    "ex_7.1_5": ("p", 94),
+    "tbl_7.4_1": ("p", 25),
+    "ex_7.3_3": ("c", 46),
+    "ex_7.4_1": ("u", 20),
+    "ex_7.5_1": ("u", 10),
+    "ex_7.6_1": ("t", 20),
     "NA_test": ("xbar", 25),
 }
 
@@ -152,7 +175,11 @@ def test_qicharts2_expected_points(case_id, qic_expected, qic_inputs):
     np.testing.assert_array_equal(got["x"].to_numpy(dtype=float), exp["x"].to_numpy(dtype=float))
     for col in QIC_FLOAT_COLS:
         np.testing.assert_allclose(
-            got[col].to_numpy(dtype=float), exp[col].to_numpy(dtype=float), rtol=1e-9, atol=0, equal_nan=True,
+            got[col].to_numpy(dtype=float),
+            exp[col].to_numpy(dtype=float),
+            rtol=1e-9,
+            atol=0,
+            equal_nan=True,
             err_msg=f"{case_id}.{col}",
         )
     for col in QIC_EXACT_COLS:
@@ -171,10 +198,17 @@ def _summary(d: pd.DataFrame) -> dict:
     assert d["part"].nunique() == 1
     return dict(
         part=int(d["part"].iloc[0]),
-        n_obs=d["n_obs"].iloc[0], n_useful=d["n_useful"].iloc[0], longest_run=d["longest_run"].iloc[0],
-        longest_run_max=d["longest_run_max"].iloc[0], n_crossings=d["n_crossings"].iloc[0],
-        n_crossings_min=d["n_crossings_min"].iloc[0], runs_signal=int(d["runs_signal"].max()),
-        aLCL=d["lcl"].mean(), CL=d["cl"].mean(), aUCL=d["ucl"].mean(), sigma_signal=int(d["sigma_signal"].sum()),
+        n_obs=d["n_obs"].iloc[0],
+        n_useful=d["n_useful"].iloc[0],
+        longest_run=d["longest_run"].iloc[0],
+        longest_run_max=d["longest_run_max"].iloc[0],
+        n_crossings=d["n_crossings"].iloc[0],
+        n_crossings_min=d["n_crossings_min"].iloc[0],
+        runs_signal=int(d["runs_signal"].max()),
+        aLCL=d["lcl"].mean(),
+        CL=d["cl"].mean(),
+        aUCL=d["ucl"].mean(),
+        sigma_signal=int(d["sigma_signal"].sum()),
     )
 
 
@@ -202,8 +236,17 @@ def test_qicharts2_hospital_infections_summaries():
     checked = 0
     for r in exp.itertuples():
         g = got[(r.case_id, str(r.facet1), str(r.facet2))]
-        for col in ("part", "n_obs", "n_useful", "longest_run", "longest_run_max", "n_crossings", "n_crossings_min",
-                    "runs_signal", "sigma_signal"):
+        for col in (
+            "part",
+            "n_obs",
+            "n_useful",
+            "longest_run",
+            "longest_run_max",
+            "n_crossings",
+            "n_crossings_min",
+            "runs_signal",
+            "sigma_signal",
+        ):
             assert g[col] == getattr(r, col), (r.case_id, r.facet1, r.facet2, col)
         for col in ("aLCL", "CL", "aUCL"):
             e = getattr(r, col)

@@ -4,13 +4,14 @@ The files are read back here with a small reader written from shared/spec/data-c
 (header spellings, labels, period formats, BOM, title rows, `data` sheet), not with the project's
 parser, so these tests do not depend on it.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import re
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +37,19 @@ HEADER_ALIASES = {
     "denominator": ("denominator", "denom", "population", "total"),
 }
 ALIAS = {squash(a): canon for canon, names in HEADER_ALIASES.items() for a in names}
-TEXT_PERIOD_FORMATS = {"%Y-%m": "iso_month", "%Y-%m-%d": "iso_date", "%d/%m/%Y": "dmy",
-                       "%b-%Y": "mon_yyyy", "%B %Y": "month_yyyy"}
+TEXT_PERIOD_FORMATS = {
+    "%Y-%m": "iso_month",
+    "%Y-%m-%d": "iso_date",
+    "%d/%m/%Y": "dmy",
+    "%b-%Y": "mon_yyyy",
+    "%B %Y": "month_yyyy",
+}
 
 
 # ---------------------------------------------------------------------------------------------
 # A contract reader for the tests
 # ---------------------------------------------------------------------------------------------
+
 
 def _cells(path: Path) -> tuple[list[list], dict]:
     """The file's grid of cells (CSV text, or the contract's sheet of a workbook) and what was seen."""
@@ -56,8 +63,10 @@ def _cells(path: Path) -> tuple[list[list], dict]:
     names = list(sheets)
     name = next((n for n in names if squash(n) == "data"), names[0])
     seen.update(sheets=names, sheet=name)
-    grid = [[None if not isinstance(v, (datetime, date)) and pd.isna(v) else v for v in row]
-            for row in sheets[name].itertuples(index=False)]
+    grid = [
+        [None if not isinstance(v, (datetime, date)) and pd.isna(v) else v for v in row]
+        for row in sheets[name].itertuples(index=False)
+    ]
     return grid, seen
 
 
@@ -88,7 +97,7 @@ def read_return(path: Path, ref, site_codes) -> tuple[pd.DataFrame, dict]:
     """Rows of a site file in canonical codes, reading it as the contract describes."""
     grid, seen = _cells(path)
     lookup = ref.ethnic_lookup()
-    for h, row in enumerate(grid):
+    for h, row in enumerate(grid):  # noqa: B007 (h is the header row, used after the loop)
         mapped = [ALIAS.get(squash(c)) if c is not None else None for c in row]
         if set(HEADER_ALIASES) <= set(mapped):
             break
@@ -98,7 +107,7 @@ def read_return(path: Path, ref, site_codes) -> tuple[pd.DataFrame, dict]:
     seen["headers"] = tuple(str(c) for c in grid[h] if c is not None)
     position = {canon: mapped.index(canon) for canon in HEADER_ALIASES}
     out = []
-    for row in grid[h + 1:]:
+    for row in grid[h + 1 :]:
         if all(c is None or str(c).strip() == "" for c in row):
             continue
         site = str(row[position["site_code"]]).strip().upper()
@@ -114,8 +123,16 @@ def read_return(path: Path, ref, site_codes) -> tuple[pd.DataFrame, dict]:
             seen["labels"] = True
         if measure != measure.upper():
             seen["lower_measure"] = True
-        out.append((site, _month(row[position["period"]], seen), measure.upper(), lookup[squash(ethnic_text)],
-                    _count(row[position["numerator"]]), _count(row[position["denominator"]])))
+        out.append(
+            (
+                site,
+                _month(row[position["period"]], seen),
+                measure.upper(),
+                lookup[squash(ethnic_text)],
+                _count(row[position["numerator"]]),
+                _count(row[position["denominator"]]),
+            )
+        )
     seen["extra"] = [str(c) for i, c in enumerate(grid[h]) if c is not None and i not in position.values()]
     frame = pd.DataFrame(out, columns=list(HEADER_ALIASES))
     return frame, seen
@@ -124,6 +141,7 @@ def read_return(path: Path, ref, site_codes) -> tuple[pd.DataFrame, dict]:
 # ---------------------------------------------------------------------------------------------
 # Fixtures
 # ---------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def ref():
@@ -156,12 +174,13 @@ def _pooled(df: pd.DataFrame) -> float:
 # Determinism and coverage
 # ---------------------------------------------------------------------------------------------
 
+
 def test_same_seed_writes_byte_identical_files(returns, tmp_path):
     dest, paths = returns
     again = sd.write_returns(tmp_path / "again")
     assert [p.name for p in again] == [p.name for p in paths]
     for first, second in zip(paths, again):
-        assert first.read_bytes() == second.read_bytes(), first.name   # xlsx too
+        assert first.read_bytes() == second.read_bytes(), first.name  # xlsx too
 
 
 def test_another_seed_gives_other_numbers(rows):
@@ -191,7 +210,8 @@ def test_every_measure_by_every_ethnic_code_in_each_site_month(rows, ref):
     assert set(rows.period) == {pd.Timestamp(m) for m in MONTHS}
     assert not rows.duplicated(["site_code", "period", "measure_code", "ethnic_category"]).any()
     cells = rows.groupby(["site_code", "period"])[["measure_code", "ethnic_category"]].apply(
-        lambda g: set(zip(g.measure_code, g.ethnic_category)))
+        lambda g: set(zip(g.measure_code, g.ethnic_category))
+    )
     wanted = {(m, e) for m in ref.measure_codes for e in ref.ethnic_codes}
     assert len(wanted) == 7 * 18
     assert len(cells) == 240 and all(c == wanted for c in cells)
@@ -207,7 +227,8 @@ def test_counts_are_whole_and_numerator_within_denominator(rows):
 def test_ptb34_never_exceeds_ptb37(rows):
     key = ["site_code", "period", "ethnic_category"]
     ptb = rows[rows.measure_code.isin(["PTB37", "PTB34"])].pivot_table(
-        index=key, columns="measure_code", values=["numerator", "denominator"])
+        index=key, columns="measure_code", values=["numerator", "denominator"]
+    )
     assert len(ptb) == 240 * 18
     assert (ptb[("numerator", "PTB34")] <= ptb[("numerator", "PTB37")]).all()
     assert (ptb[("denominator", "PTB34")] == ptb[("denominator", "PTB37")]).all()
@@ -215,9 +236,10 @@ def test_ptb34_never_exceeds_ptb37(rows):
 
 
 def test_denominators_follow_their_definitions(rows):
-    den = rows.pivot_table(index=["site_code", "period", "ethnic_category"], columns="measure_code",
-                           values="denominator")
-    assert (den.PPH1500 == den.GDMDIAG).all() and (den.PPH1500 == den.MHREFER).all()   # maternities
+    den = rows.pivot_table(
+        index=["site_code", "period", "ethnic_category"], columns="measure_code", values="denominator"
+    )
+    assert (den.PPH1500 == den.GDMDIAG).all() and (den.PPH1500 == den.MHREFER).all()  # maternities
     per_site = den.groupby(level="site_code").sum()
     live_share = per_site.PTB37 / per_site.PPH1500
     booking_ratio = per_site.MHBOOK / per_site.PPH1500
@@ -229,8 +251,11 @@ def test_denominators_follow_their_definitions(rows):
 
 def test_only_the_designated_site_month_is_below_90_percent_complete(rows, ref):
     known = rows.ethnic_category.isin(ref.known_ethnic_codes)
-    by = rows.assign(known=rows.denominator.where(known, 0)).groupby(
-        ["site_code", "period", "measure_code"])[["known", "denominator"]].sum()
+    by = (
+        rows.assign(known=rows.denominator.where(known, 0))
+        .groupby(["site_code", "period", "measure_code"])[["known", "denominator"]]
+        .sum()
+    )
     completeness = by.known / by.denominator
     site, month = sd.LOW_COMPLETENESS_SITE_MONTH
     low = completeness.xs((site, pd.Timestamp(month)), level=["site_code", "period"])
@@ -238,11 +263,11 @@ def test_only_the_designated_site_month_is_below_90_percent_complete(rows, ref):
     others = completeness.drop(index=(site, pd.Timestamp(month)))
     assert len(others) == 239 * 7 and (others >= 0.9).all(), others.nsmallest(3)
     unknown_share = 1 - others.mean()
-    assert 0.015 < unknown_share < 0.06           # unknown ethnicity is "a few per cent"
+    assert 0.015 < unknown_share < 0.06  # unknown ethnicity is "a few per cent"
 
 
 def test_low_completeness_site_month_is_documented():
-    assert sd.LOW_COMPLETENESS_SITE_MONTH == ("UHL", date(2024, 6, 1))
+    assert ("UHL", date(2024, 6, 1)) == sd.LOW_COMPLETENESS_SITE_MONTH
     assert "UHL 2024-06" in sd.__doc__
 
 
@@ -250,15 +275,15 @@ def test_low_completeness_site_month_is_documented():
 # Realism
 # ---------------------------------------------------------------------------------------------
 
+
 def test_site_sizes_are_plausible(rows):
     profiles = sd.default_profiles()
     assert all(3000 <= p.births_per_year <= 9000 for p in profiles)
-    maternities = rows[(rows.measure_code == "PPH1500")].groupby(
-        ["site_code", rows.period.dt.year]).denominator.sum()
+    maternities = rows[(rows.measure_code == "PPH1500")].groupby(["site_code", rows.period.dt.year]).denominator.sum()
     assert maternities.between(2800, 9500).all(), maternities
     monthly = rows[rows.measure_code == "PPH1500"].groupby(["site_code", "period"]).denominator.sum()
     spread = monthly.groupby(level="site_code").agg(lambda s: s.std() / s.mean())
-    assert spread.between(0.02, 0.12).all(), spread      # small seasonal and random variation
+    assert spread.between(0.02, 0.12).all(), spread  # small seasonal and random variation
 
 
 def test_rates_are_near_england_levels(rows):
@@ -285,8 +310,9 @@ def test_gaps_between_ethnic_groups(rows):
 
 
 def test_ethnic_mix_differs_by_site(rows):
-    mat = rows[rows.measure_code == "PPH1500"].pivot_table(index="site_code", columns="ethnic_category",
-                                                          values="denominator", aggfunc="sum")
+    mat = rows[rows.measure_code == "PPH1500"].pivot_table(
+        index="site_code", columns="ethnic_category", values="denominator", aggfunc="sum"
+    )
     share = mat.div(mat.sum(axis=1), axis=0)
     white = share[list(WHITE)].sum(axis=1)
     black = share[list(BLACK)].sum(axis=1)
@@ -295,9 +321,9 @@ def test_ethnic_mix_differs_by_site(rows):
     for site in LONDON:
         assert white[site] < 0.5 and white[site] < white["BNSSG"] - 0.3, site
         assert black[site] > 0.12, site
-    assert share.K[["ELFT", "BARTS"]].min() > share.K.drop(["ELFT", "BARTS"]).max()   # Bangladeshi
+    assert share.K[["ELFT", "BARTS"]].min() > share.K.drop(["ELFT", "BARTS"]).max()  # Bangladeshi
     assert south_asian[["BSOL", "UHL"]].min() > 0.2
-    assert share.J["BSOL"] > share.H["BSOL"] and share.H["UHL"] > share.J["UHL"]   # Pakistani / Indian
+    assert share.J["BSOL"] > share.H["BSOL"] and share.H["UHL"] > share.J["UHL"]  # Pakistani / Indian
     for site in ("NCA", "LTH", "MFT"):
         assert white[site] > 0.5 and share.J[site] > 0.04, site
 
@@ -312,6 +338,7 @@ def test_programme_effect_is_modest_and_phased_in():
 # ---------------------------------------------------------------------------------------------
 # The files
 # ---------------------------------------------------------------------------------------------
+
 
 def test_every_file_reads_as_the_contract_says_and_matches_the_rows(returns, loaded, rows):
     _, paths = returns
@@ -338,7 +365,7 @@ def test_every_variant_turns_up(returns, loaded):
     csvs = [s for s in seen if s["format"] == "csv"]
     xlsxs = [s for s in seen if s["format"] == "xlsx"]
     canonical = [s for s in csvs if s["headers"] == sd.CANONICAL_HEADERS and not s["bom"] and not s["extra"]]
-    assert len(canonical) > len(paths) / 2                       # most files are canonical CSV
+    assert len(canonical) > len(paths) / 2  # most files are canonical CSV
     assert 0.1 < len(xlsxs) / len(paths) < 0.35
     assert any(s["bom"] for s in csvs) and any(s["crlf"] for s in csvs)
     assert any(s["extra"] == ["notes"] for s in csvs)
@@ -349,7 +376,7 @@ def test_every_variant_turns_up(returns, loaded):
     headers = {h for s in seen for h in s["headers"]}
     assert {"Site", "Reporting Period", "Indicator", "Ethnic Group", "Events", "Population", "org_code"} <= headers
     assert {s["title_rows"] for s in xlsxs} == {0, 1, 2} and {s["title_rows"] for s in csvs} == {0}
-    assert any(s["sheet"] == "data" and s["sheets"][0] != "data" for s in xlsxs)   # data sheet not first
+    assert any(s["sheet"] == "data" and s["sheets"][0] != "data" for s in xlsxs)  # data sheet not first
     assert any("data" not in s["sheets"] and len(s["sheets"]) > 1 for s in xlsxs)  # first sheet of several
     # every style of the rotation is used by every site (24 months > 20 slots)
     by_site: dict[str, set[str]] = {}
@@ -390,8 +417,7 @@ def _site_month(path: Path) -> tuple[str, date]:
 
 def test_big_counts_are_written_with_thousands_separators(tmp_path, ref):
     big = sd.SiteProfile("BNSSG", 15000, {c: (0.96 if c == "A" else 0.04 / 17) for c in ref.ethnic_codes})
-    month = next(m for m in sd.month_range(date(2023, 1, 1), date(2024, 12, 1))
-                 if sd.style_for("BNSSG", m).thousands)
+    month = next(m for m in sd.month_range(date(2023, 1, 1), date(2024, 12, 1)) if sd.style_for("BNSSG", m).thousands)
     (path,) = sd.write_returns(tmp_path, [big], month, month, set_mtime=False)
     text = path.read_text(encoding="utf-8-sig")
     assert re.search(r'"\d,\d{3}"', text), text[:400]
@@ -423,15 +449,15 @@ def test_modification_times_follow_month_order(returns):
     assert (by_month["min"].to_numpy()[1:] > by_month["max"].to_numpy()[:-1]).all()
     for row in arrived.itertuples():
         month_end = date(row.month.year + row.month.month // 12, row.month.month % 12 + 1, 1)
-        delay = datetime.fromtimestamp(row.mtime, timezone.utc) - datetime(
-            month_end.year, month_end.month, month_end.day, tzinfo=timezone.utc)
+        delay = datetime.fromtimestamp(row.mtime, UTC) - datetime(
+            month_end.year, month_end.month, month_end.day, tzinfo=UTC
+        )
         assert timedelta(days=6) < delay < timedelta(days=14), (row.site, row.month, delay)
 
 
 def test_set_mtime_false_leaves_times_alone(tmp_path):
     before = time.time() - 5
-    (path,) = sd.write_returns(tmp_path, sd.default_profiles()[:1], date(2023, 1, 1), date(2023, 1, 1),
-                               set_mtime=False)
+    (path,) = sd.write_returns(tmp_path, sd.default_profiles()[:1], date(2023, 1, 1), date(2023, 1, 1), set_mtime=False)
     assert path.stat().st_mtime >= before
 
 
@@ -439,10 +465,21 @@ def test_set_mtime_false_leaves_times_alone(tmp_path):
 # Profiles, command line, speed
 # ---------------------------------------------------------------------------------------------
 
+
 def test_default_profiles_are_the_ten_sites_in_reference_order(ref):
     profiles = sd.default_profiles(ref)
-    assert [p.site_code for p in profiles] == ["BARTS", "BSOL", "BNSSG", "ELFT", "IMPKHP", "LTH", "NCL", "NCA",
-                                               "MFT", "UHL"]
+    assert [p.site_code for p in profiles] == [
+        "BARTS",
+        "BSOL",
+        "BNSSG",
+        "ELFT",
+        "IMPKHP",
+        "LTH",
+        "NCL",
+        "NCA",
+        "MFT",
+        "UHL",
+    ]
     for p in profiles:
         assert set(p.ethnic_mix) == set(ref.ethnic_codes)
         assert sum(p.ethnic_mix.values()) == pytest.approx(1.0)
@@ -454,7 +491,7 @@ def test_synthetic_profiles(ref):
     profiles = sd.synthetic_profiles(130)
     codes = [p.site_code for p in profiles]
     assert len(set(codes)) == 130 and codes[0] == "S001" and codes[-1] == "S130"
-    assert sd.synthetic_profiles(130) == profiles                     # deterministic
+    assert sd.synthetic_profiles(130) == profiles  # deterministic
     assert sd.synthetic_profiles(130, seed=8) != profiles
     assert all(1500 <= p.births_per_year <= 15000 for p in profiles)
     assert all(set(p.ethnic_mix) == set(ref.ethnic_codes) for p in profiles)
@@ -470,8 +507,12 @@ def test_profile_shares_must_sum_to_one():
 
 
 def test_command_line_writes_synthetic_sites(tmp_path, capsys):
-    assert sd.main([str(tmp_path / "out"), "--sites", "3", "--start", "2024-01", "--end", "2024-02",
-                    "--plain", "--no-mtime"]) == 0
+    assert (
+        sd.main(
+            [str(tmp_path / "out"), "--sites", "3", "--start", "2024-01", "--end", "2024-02", "--plain", "--no-mtime"]
+        )
+        == 0
+    )
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == [f"S00{i}_2024-0{m}.csv" for i in (1, 2, 3) for m in (1, 2)]
     assert "wrote 6 files" in capsys.readouterr().out
@@ -484,8 +525,7 @@ def test_command_line_writes_synthetic_sites(tmp_path, capsys):
 
 def test_national_scale_plain_csv_is_quick(tmp_path):
     started = time.perf_counter()
-    paths = sd.write_returns(tmp_path, sd.synthetic_profiles(130), date(2020, 1, 1), date(2024, 12, 1),
-                             variants=False)
+    paths = sd.write_returns(tmp_path, sd.synthetic_profiles(130), date(2020, 1, 1), date(2024, 12, 1), variants=False)
     took = time.perf_counter() - started
     assert len(paths) == 7800 and len(set(paths)) == 7800
     assert took < 30, f"{took:.1f} s for 7,800 files"

@@ -1,5 +1,6 @@
 """The landing sensor, evaluated for real (the sensor of the loaded code location, against a Dagster instance):
 files in LAN_HOME/landing start one run of `lan_pipeline`, nothing else does."""
+
 from __future__ import annotations
 
 import os
@@ -88,8 +89,7 @@ def a_run(instance, defs, status: dg.DagsterRunStatus, job: str = "lan_pipeline"
     job_def = defs.resolve_job_def(job) if job == "lan_pipeline" else some_other_job
     origin = None
     if status == dg.DagsterRunStatus.QUEUED:  # Dagster records queued runs only with their code location
-        from dagster._core.remote_origin import (RegisteredCodeLocationOrigin, RemoteJobOrigin,
-                                                 RemoteRepositoryOrigin)
+        from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
 
         location = RegisteredCodeLocationOrigin(location_name="lan_equity_warehouse")
         origin = RemoteJobOrigin(RemoteRepositoryOrigin(location, "__repository__"), job)
@@ -99,6 +99,7 @@ def a_run(instance, defs, status: dg.DagsterRunStatus, job: str = "lan_pipeline"
 
 
 # ------------------------------------------------------------------------------------------------
+
 
 def test_the_sensor_starts_lan_pipeline_and_is_on_by_default(defs):
     sensor = defs.resolve_sensor_def(SENSOR)
@@ -115,9 +116,9 @@ def test_an_empty_or_missing_landing_folder_starts_nothing(defs, evaluate, landi
 
 
 def test_ignored_files_start_nothing(evaluate, landing):
-    land(landing, ".BSOL_2024-01.csv.part")       # a partial copy
-    land(landing, "~$BSOL_2024-01.xlsx")          # Excel's lock file
-    (landing / "a folder").mkdir()                # not a file
+    land(landing, ".BSOL_2024-01.csv.part")  # a partial copy
+    land(landing, "~$BSOL_2024-01.xlsx")  # Excel's lock file
+    (landing / "a folder").mkdir()  # not a file
     land(landing / "a folder", "NCL_2024-01.csv")
     result = evaluate()
     assert isinstance(result, dg.SkipReason), result
@@ -138,8 +139,12 @@ def test_files_request_one_run_whose_key_follows_what_is_waiting(evaluate, landi
     assert second != first, "a new file: a new key"
     assert run_key(evaluate()) == second
 
-    land(landing, "NCL_2024-01.csv", text="site_code,month\nNCL,2024-01\nNCL,2024-02\n",
-         mtime_ns=1_700_000_200_000_000_000)
+    land(
+        landing,
+        "NCL_2024-01.csv",
+        text="site_code,month\nNCL,2024-01\nNCL,2024-02\n",
+        mtime_ns=1_700_000_200_000_000_000,
+    )
     third = run_key(evaluate())
     assert third not in (first, second), "a file replaced by another version: a new key"
 
@@ -159,8 +164,9 @@ def test_a_pipeline_run_in_progress_defers_the_request(defs, instance, evaluate,
     assert isinstance(evaluate(), dg.RunRequest)
 
 
-@pytest.mark.parametrize("status", [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
-                                    dg.DagsterRunStatus.STARTING])
+@pytest.mark.parametrize(
+    "status", [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING]
+)
 def test_a_queued_or_starting_pipeline_run_defers_the_request(defs, instance, evaluate, landing, status):
     land(landing, "BSOL_2024-01.csv")
     run = a_run(instance, defs, status)

@@ -1,4 +1,5 @@
 """ingest/store.py on its own: every landing file kept once, rows loaded once, repeats recorded, reasons written."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,9 @@ def drop(settings, name, site="BARTS", month=date(2024, 5, 1), mtime=1_700_000_0
 
 
 def ingest(settings, run_id="run-1"):
-    return ingest_landing(settings, parse=lambda paths: parse_files(paths, REF, date(2025, 1, 15)), check=None,
-                          run_id=run_id, now=NOW)
+    return ingest_landing(
+        settings, parse=lambda paths: parse_files(paths, REF, date(2025, 1, 15)), check=None, run_id=run_id, now=NOW
+    )
 
 
 def query(settings, sql):
@@ -68,7 +70,9 @@ def test_the_same_bytes_again_change_nothing_but_are_recorded(settings):
     assert report.repeats == ["BARTS_2024-05_copy.csv"] and not report.accepted
     assert query(settings, "select count(*) from raw.return_rows") == [(126,)]
     assert query(settings, "select file_name, is_repeat from raw.file_arrivals order by is_repeat") == [
-        ("BARTS_2024-05.csv", False), ("BARTS_2024-05_copy.csv", True)]
+        ("BARTS_2024-05.csv", False),
+        ("BARTS_2024-05_copy.csv", True),
+    ]
 
 
 def test_two_versions_in_one_batch_are_two_submissions_newest_by_arrival(settings):
@@ -94,7 +98,8 @@ def test_a_refused_file_is_quarantined_unchanged_beside_its_reasons(settings):
     text = kept.with_name(kept.name + ".reason.txt").read_text()
     assert "row 4" in text and "'XYZ'" in text
     assert query(settings, "select outcome, site_code, months from raw.files") == [
-        ("quarantined", "BARTS", [date(2024, 5, 1)])]
+        ("quarantined", "BARTS", [date(2024, 5, 1)])
+    ]
 
 
 def test_submission_ids_name_site_month_and_file():

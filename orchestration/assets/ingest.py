@@ -3,7 +3,6 @@
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -21,6 +20,7 @@ RAW_KEYS = {name: dg.AssetKey(["raw", name]) for name in RAW_TABLES}
 
 def _timed(timings: dict[str, float], stage: str, fn: Callable) -> Callable:
     """fn, adding its wall and CPU time to timings (the benchmark reads the "Ingest timing" log line)."""
+
     def run(arg):
         wall, cpu = time.perf_counter(), time.process_time()
         try:
@@ -28,6 +28,7 @@ def _timed(timings: dict[str, float], stage: str, fn: Callable) -> Callable:
         finally:
             timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - wall
             timings[f"{stage}_cpu"] = timings.get(f"{stage}_cpu", 0.0) + time.process_time() - cpu
+
     return run
 
 
@@ -44,7 +45,9 @@ def check_parsed(parsed: Sequence[ParsedFile], today) -> None:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(RAW_KEYS["files"], description="Every file received, by sha256: accepted or quarantined, with its problems."),
+        dg.AssetSpec(
+            RAW_KEYS["files"], description="Every file received, by sha256: accepted or quarantined, with its problems."
+        ),
         dg.AssetSpec(RAW_KEYS["file_arrivals"], description="Every arrival in landing/, repeats included."),
         dg.AssetSpec(RAW_KEYS["submissions"], description="Site-month submissions held by accepted files."),
         dg.AssetSpec(RAW_KEYS["return_rows"], description="Rows of accepted files in the contract's long format."),
@@ -66,9 +69,11 @@ def landing_files(context: dg.AssetExecutionContext, lan: LanHome):
         run_id=context.run_id,
     )
     t = {k: timings.get(k, 0.0) for k in ("parse", "parse_cpu", "validate", "validate_cpu")}
-    context.log.info(f"Ingest timing: parse {t['parse']:.3f} s (cpu {t['parse_cpu']:.3f} s), validate "
-                     f"{t['validate']:.3f} s (cpu {t['validate_cpu']:.3f} s), load "
-                     f"{time.perf_counter() - started - t['parse'] - t['validate']:.3f} s (hash, keep, insert)")
+    context.log.info(
+        f"Ingest timing: parse {t['parse']:.3f} s (cpu {t['parse_cpu']:.3f} s), validate "
+        f"{t['validate']:.3f} s (cpu {t['validate_cpu']:.3f} s), load "
+        f"{time.perf_counter() - started - t['parse'] - t['validate']:.3f} s (hash, keep, insert)"
+    )
     for parsed in report.quarantined:
         context.log.warning(f"Quarantined {parsed.file_name}:\n" + "\n".join(f"  - {p}" for p in parsed.errors))
     for parsed in report.accepted:
@@ -79,11 +84,18 @@ def landing_files(context: dg.AssetExecutionContext, lan: LanHome):
         f"{report.rows_loaded} rows), {len(report.quarantined)} quarantined, {len(report.repeats)} repeat(s)."
     )
     quarantined = {p.file_name: "; ".join(str(e) for e in p.errors)[:500] for p in report.quarantined}
-    yield dg.MaterializeResult(asset_key=RAW_KEYS["files"], metadata={
-        "files_accepted": len(report.accepted), "files_quarantined": len(report.quarantined),
-        "quarantined": dg.MetadataValue.json(quarantined)})
-    yield dg.MaterializeResult(asset_key=RAW_KEYS["file_arrivals"], metadata={
-        "arrivals": report.files_seen, "repeats": len(report.repeats)})
-    yield dg.MaterializeResult(asset_key=RAW_KEYS["submissions"], metadata={
-        "new_submissions": len(report.submission_ids)})
+    yield dg.MaterializeResult(
+        asset_key=RAW_KEYS["files"],
+        metadata={
+            "files_accepted": len(report.accepted),
+            "files_quarantined": len(report.quarantined),
+            "quarantined": dg.MetadataValue.json(quarantined),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=RAW_KEYS["file_arrivals"], metadata={"arrivals": report.files_seen, "repeats": len(report.repeats)}
+    )
+    yield dg.MaterializeResult(
+        asset_key=RAW_KEYS["submissions"], metadata={"new_submissions": len(report.submission_ids)}
+    )
     yield dg.MaterializeResult(asset_key=RAW_KEYS["return_rows"], metadata={"rows_loaded": report.rows_loaded})

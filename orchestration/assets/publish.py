@@ -26,8 +26,18 @@ from publish.warehouse_tables import replace_table
 GAP_KEY = ["geography_level", "site_code", "measure_code", "period_type", "period_label", "ethnic_group"]
 GAP_CATEGORY_KEY = ["geography_level", "site_code", "measure_code", "period_type", "period_label", "ethnic_code"]
 RUN_CHART_KEY = ["geography_level", "site_code", "measure_code", "series_type", "ethnic_group", "month_start_date"]
-MARTS = ["dim_site", "dim_ethnic_category", "dim_condition", "dim_measure", "dim_month", "dim_submission",
-         "fct_measure_monthly", "fct_ethnicity_completeness", "fct_submission_status", "fct_data_quality_results"]
+MARTS = [
+    "dim_site",
+    "dim_ethnic_category",
+    "dim_condition",
+    "dim_measure",
+    "dim_month",
+    "dim_submission",
+    "fct_measure_monthly",
+    "fct_ethnicity_completeness",
+    "fct_submission_status",
+    "fct_data_quality_results",
+]
 
 
 def _key(name: str) -> dg.AssetKey:
@@ -46,37 +56,52 @@ def _gap(lan: LanHome, level: str) -> pd.DataFrame:
     settings = lan.settings
     con = connect_warehouse(settings)
     try:
-        return build_gap_metrics(con, reference_group=settings.reference_group,
-                                 programme_start=settings.programme_start, level=level)
+        return build_gap_metrics(
+            con, reference_group=settings.reference_group, programme_start=settings.programme_start, level=level
+        )
     finally:
         con.close()
 
 
-@dg.asset(deps=[_key(m) for m in ("fct_measure_monthly", "dim_ethnic_category", "dim_measure", "dim_month")],
-          group_name="publish", compute_kind="python")
+@dg.asset(
+    deps=[_key(m) for m in ("fct_measure_monthly", "dim_ethnic_category", "dim_measure", "dim_month")],
+    group_name="publish",
+    compute_kind="python",
+)
 def gap_metrics(lan: LanHome) -> dg.MaterializeResult:
     """marts.gap_metrics: each ethnic group against the reference group (LAN_REFERENCE_GROUP), by site and for
     the LAN, over months, NHS financial quarters, rolling 12 months and programme phases, with 95 % intervals."""
     frame = _gap(lan, "group")
     rows = _write(lan, "marts.gap_metrics", frame, GAP_KEY)
-    worse = frame[(frame["gap_assessment"] == "worse") & (frame["period_type"] == "programme_phase")
-                  & (frame["geography_level"] == "lan")]
-    return dg.MaterializeResult(metadata={
-        "rows": rows,
-        "lan_gaps_worse_by_phase": dg.MetadataValue.md(
-            worse[["measure_code", "period_label", "ethnic_group", "rate_ratio"]].round(2).to_csv(index=False)
-            if not worse.empty else "none"),
-    })
+    worse = frame[
+        (frame["gap_assessment"] == "worse")
+        & (frame["period_type"] == "programme_phase")
+        & (frame["geography_level"] == "lan")
+    ]
+    return dg.MaterializeResult(
+        metadata={
+            "rows": rows,
+            "lan_gaps_worse_by_phase": dg.MetadataValue.md(
+                worse[["measure_code", "period_label", "ethnic_group", "rate_ratio"]].round(2).to_csv(index=False)
+                if not worse.empty
+                else "none"
+            ),
+        }
+    )
 
 
-@dg.asset(deps=[_key(m) for m in ("fct_measure_monthly", "dim_ethnic_category", "dim_measure", "dim_month")],
-          group_name="publish", compute_kind="python")
+@dg.asset(
+    deps=[_key(m) for m in ("fct_measure_monthly", "dim_ethnic_category", "dim_measure", "dim_month")],
+    group_name="publish",
+    compute_kind="python",
+)
 def gap_metrics_by_ethnic_category(lan: LanHome) -> dg.MaterializeResult:
     """marts.gap_metrics_by_ethnic_category: as gap_metrics, for each ethnic category (e.g. Black African and
     Black Caribbean separately) against the reference group."""
     frame = _gap(lan, "category")
-    return dg.MaterializeResult(metadata={
-        "rows": _write(lan, "marts.gap_metrics_by_ethnic_category", frame, GAP_CATEGORY_KEY)})
+    return dg.MaterializeResult(
+        metadata={"rows": _write(lan, "marts.gap_metrics_by_ethnic_category", frame, GAP_CATEGORY_KEY)}
+    )
 
 
 @dg.asset(deps=[gap_metrics, _key("dim_measure")], group_name="publish", compute_kind="python")
@@ -110,17 +135,23 @@ def run_charts(lan: LanHome) -> dg.MaterializeResult:
     written = write_site_pages(points, measures, dest, settings.programme_start, stats=drawn)
     pngs = sorted(p for p in written if p.suffix == ".png")
     newest = pngs[0] if pngs else None
-    metadata: dict = {"pages": len([p for p in written if p.suffix == ".html"]), "charts": len(pngs),
-                      "charts_drawn": drawn.get("charts_drawn", len(pngs)),
-                      "index": dg.MetadataValue.path(str(dest / "index.html"))}
+    metadata: dict = {
+        "pages": len([p for p in written if p.suffix == ".html"]),
+        "charts": len(pngs),
+        "charts_drawn": drawn.get("charts_drawn", len(pngs)),
+        "index": dg.MetadataValue.path(str(dest / "index.html")),
+    }
     if newest is not None:
         encoded = base64.b64encode(newest.read_bytes()).decode()
         metadata["example_chart"] = dg.MetadataValue.md(f"![{newest.stem}](data:image/png;base64,{encoded})")
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(deps=[_key("fct_data_quality_results"), _key("fct_ethnicity_completeness")], group_name="publish",
-          compute_kind="great_expectations")
+@dg.asset(
+    deps=[_key("fct_data_quality_results"), _key("fct_ethnicity_completeness")],
+    group_name="publish",
+    compute_kind="great_expectations",
+)
 def quality_report(lan: LanHome) -> dg.MaterializeResult:
     """Great Expectations Data Docs (offline) and a one-page completeness summary per site, in publish/quality/."""
     from expectations.data_docs import write_quality_report
@@ -135,21 +166,32 @@ def quality_report(lan: LanHome) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"index": dg.MetadataValue.path(str(index)), "results": len(results)})
 
 
-@dg.asset(deps=[*(_key(m) for m in MARTS), gap_metrics, gap_metrics_by_ethnic_category, run_chart_points],
-          group_name="publish", compute_kind="duckdb")
+@dg.asset(
+    deps=[*(_key(m) for m in MARTS), gap_metrics, gap_metrics_by_ethnic_category, run_chart_points],
+    group_name="publish",
+    compute_kind="duckdb",
+)
 def published_warehouse(lan: LanHome) -> dg.MaterializeResult:
     """publish/warehouse.duckdb: every marts table, replaced whole and atomically, readable by DuckDB 1.x."""
     settings = lan.settings
     counts = publish_copy(settings.warehouse, settings.published_warehouse)
-    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(settings.published_warehouse)),
-                                          "row_counts": dg.MetadataValue.json(counts)})
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(settings.published_warehouse)),
+            "row_counts": dg.MetadataValue.json(counts),
+        }
+    )
 
 
 @dg.asset(deps=[published_warehouse], group_name="publish", compute_kind="dbt")
 def dbt_docs(lan: LanHome, dbt: DbtCliResource) -> dg.MaterializeResult:
     """dbt's documentation site (models, columns, lineage) as one offline page in publish/docs/."""
-    invocation = dbt.cli(["docs", "generate", "--static"], manifest=dbt_project.manifest_path,
-                         target_path=lan.settings.lan_home / "dbt" / "docs", raise_on_error=True).wait()
+    invocation = dbt.cli(
+        ["docs", "generate", "--static"],
+        manifest=dbt_project.manifest_path,
+        target_path=lan.settings.lan_home / "dbt" / "docs",
+        raise_on_error=True,
+    ).wait()
     target = Path(invocation.target_path)
     dest = lan.settings.publish / "docs"
     dest.mkdir(parents=True, exist_ok=True)
@@ -160,8 +202,14 @@ def dbt_docs(lan: LanHome, dbt: DbtCliResource) -> dg.MaterializeResult:
 def code_version() -> str:
     """The git commit the code was built from (with -dirty when changed), or the package version."""
     try:
-        described = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=REPO_ROOT,
-                                   capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
         return described or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -177,11 +225,18 @@ def evaluation_release(context: dg.AssetExecutionContext, lan: LanHome) -> dg.Ma
     try:
         submissions = con.execute(
             "select submission_id, site_code, month_start_date, file_name, checksum, received_at "
-            "from marts.dim_submission where is_current order by submission_id").df()
+            "from marts.dim_submission where is_current order by submission_id"
+        ).df()
     finally:
         con.close()
-    release = build_release(settings.published_warehouse, settings.evaluation, dictionary=dictionary,
-                            submissions=submissions, rule=rule_from_name(settings.disclosure_rule),
-                            code_version=code_version(), synthetic=settings.sample_marker.exists())
+    release = build_release(
+        settings.published_warehouse,
+        settings.evaluation,
+        dictionary=dictionary,
+        submissions=submissions,
+        rule=rule_from_name(settings.disclosure_rule),
+        code_version=code_version(),
+        synthetic=settings.sample_marker.exists(),
+    )
     context.log.info(f"Evaluation release: {release}")
     return dg.MaterializeResult(metadata={"release": dg.MetadataValue.path(str(release))})

@@ -51,8 +51,12 @@ def _typed_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-@dg.asset(key=QUALITY_KEY, deps=[RAW_KEYS["return_rows"], RAW_KEYS["submissions"]], group_name="quality",
-          compute_kind="great_expectations")
+@dg.asset(
+    key=QUALITY_KEY,
+    deps=[RAW_KEYS["return_rows"], RAW_KEYS["submissions"]],
+    group_name="quality",
+    compute_kind="great_expectations",
+)
 def data_quality_results(context: dg.AssetExecutionContext, lan: LanHome) -> dg.MaterializeResult:
     """Ethnicity completeness and differential completeness of every submission not yet judged at the
     current threshold, validated in one Great Expectations batch; every result is kept."""
@@ -73,33 +77,43 @@ def data_quality_results(context: dg.AssetExecutionContext, lan: LanHome) -> dg.
     finally:
         con.close()
     summary = summarise(results)
-    return dg.MaterializeResult(metadata={
-        "submissions_validated": int(rows["submission_id"].nunique()),
-        "results": len(results),
-        "summary": dg.MetadataValue.json(json.loads(json.dumps(summary, default=str))),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "submissions_validated": int(rows["submission_id"].nunique()),
+            "results": len(results),
+            "summary": dg.MetadataValue.json(json.loads(json.dumps(summary, default=str))),
+        }
+    )
 
 
-@dg.asset_check(asset=RAW_KEYS["return_rows"], blocking=True,
-                description="The structural suite holds over every row loaded: known codes, whole counts >= 0, "
-                            "numerator <= denominator, no repeated key, no future month.")
+@dg.asset_check(
+    asset=RAW_KEYS["return_rows"],
+    blocking=True,
+    description="The structural suite holds over every row loaded: known codes, whole counts >= 0, "
+    "numerator <= denominator, no repeated key, no future month.",
+)
 def return_rows_are_well_formed(lan: LanHome) -> dg.AssetCheckResult:
     con = connect_warehouse(lan.settings)
     try:
-        rows = _typed_rows(con.execute(
-            # A file is identified by its stored name (checksum prefix and name): a corrected file sent
-            # under the same name is another file, not a repeat of the first one's keys.
-            "select r.*, left(s.checksum, 12) || '__' || s.file_name as file_name "
-            "from raw.return_rows r join raw.submissions s using (submission_id)"
-        ).df())
+        rows = _typed_rows(
+            con.execute(
+                # A file is identified by its stored name (checksum prefix and name): a corrected file sent
+                # under the same name is another file, not a repeat of the first one's keys.
+                "select r.*, left(s.checksum, 12) || '__' || s.file_name as file_name "
+                "from raw.return_rows r join raw.submissions s using (submission_id)"
+            ).df()
+        )
     finally:
         con.close()
     problems = check_structure(rows, load_reference(), datetime.now(UTC).date()) if not rows.empty else []
     return dg.AssetCheckResult(
         passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"rows_checked": len(rows), "problems": len(problems),
-                  "first_problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems[:20]) or "none")},
+        metadata={
+            "rows_checked": len(rows),
+            "problems": len(problems),
+            "first_problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems[:20]) or "none"),
+        },
     )
 
 
@@ -109,14 +123,17 @@ def no_file_quarantined_this_run(context: dg.AssetCheckExecutionContext, lan: La
     try:
         refused = con.execute(
             "select file_name, problems_text from raw.files where outcome = 'quarantined' and run_id = ?",
-            [context.run.run_id]).fetchall()
+            [context.run.run_id],
+        ).fetchall()
     finally:
         con.close()
     return dg.AssetCheckResult(
         passed=not refused,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"files_quarantined": len(refused),
-                  "reasons": dg.MetadataValue.md("\n".join(f"- **{n}**: {t}" for n, t in refused) or "none")},
+        metadata={
+            "files_quarantined": len(refused),
+            "reasons": dg.MetadataValue.md("\n".join(f"- **{n}**: {t}" for n, t in refused) or "none"),
+        },
     )
 
 
@@ -128,9 +145,11 @@ def _marts_frame(lan: LanHome, sql: str) -> pd.DataFrame:
         con.close()
 
 
-@dg.asset_check(asset=dg.AssetKey(["fct_ethnicity_completeness"]),
-                description="Every site-month-measure's ethnicity completeness meets the threshold "
-                            "(LAN_COMPLETENESS_THRESHOLD); below it the data load but are flagged in every table.")
+@dg.asset_check(
+    asset=dg.AssetKey(["fct_ethnicity_completeness"]),
+    description="Every site-month-measure's ethnicity completeness meets the threshold "
+    "(LAN_COMPLETENESS_THRESHOLD); below it the data load but are flagged in every table.",
+)
 def ethnicity_completeness_meets_threshold(lan: LanHome) -> dg.AssetCheckResult:
     completeness = _marts_frame(lan, "select * from marts.fct_ethnicity_completeness")
     failed = completeness[~completeness["meets_completeness_threshold"].astype(bool)]
@@ -148,31 +167,51 @@ def ethnicity_completeness_meets_threshold(lan: LanHome) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["fct_data_quality_results"]),
-                description="Numerators and denominators are not missing more for some ethnic groups than others, "
-                            "nor is one measure's completeness far below the site's other measures.")
+@dg.asset_check(
+    asset=dg.AssetKey(["fct_data_quality_results"]),
+    description="Numerators and denominators are not missing more for some ethnic groups than others, "
+    "nor is one measure's completeness far below the site's other measures.",
+)
 def completeness_even_across_groups_and_measures(lan: LanHome) -> dg.AssetCheckResult:
-    results = _marts_frame(lan, """
+    results = _marts_frame(
+        lan,
+        """
         select * from marts.fct_data_quality_results
         where is_current_submission
           and rule in ('differential_missing_by_group', 'measure_completeness_outlier')
-        qualify rank() over (partition by submission_id order by validated_at desc) = 1""")
+        qualify rank() over (partition by submission_id order by validated_at desc) = 1""",
+    )
     failed = results[~results["success"].astype(bool)]
     return dg.AssetCheckResult(
         passed=failed.empty,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"results": len(results), "flagged": len(failed),
-                  "flagged_detail": dg.MetadataValue.md(_table(failed.head(15)))},
+        metadata={
+            "results": len(results),
+            "flagged": len(failed),
+            "flagged_detail": dg.MetadataValue.md(_table(failed.head(15))),
+        },
     )
 
 
 def _table(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "none"
-    cols = [c for c in ("site_code", "month_start_date", "measure_code", "ethnic_group", "rule",
-                          "completeness", "observed_value")
-            if c in frame]
+    cols = [
+        c
+        for c in (
+            "site_code",
+            "month_start_date",
+            "measure_code",
+            "ethnic_group",
+            "rule",
+            "completeness",
+            "observed_value",
+        )
+        if c in frame
+    ]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, row in frame[cols].iterrows():
-        lines.append("| " + " | ".join(str(row[c])[:10] if c == "month_start_date" else str(row[c]) for c in cols) + " |")
+        lines.append(
+            "| " + " | ".join(str(row[c])[:10] if c == "month_start_date" else str(row[c]) for c in cols) + " |"
+        )
     return "\n".join(lines)

@@ -11,8 +11,12 @@ submissions as (
 bounds as (
 
     select
-        least({{ month_var('reporting_start') }}, coalesce(min(month_start_date), {{ month_var('reporting_start') }})) as first_month,
-        greatest({{ month_var('reporting_start') }}, coalesce(max(month_start_date), {{ month_var('reporting_start') }})) as last_month
+        least({{ month_var('reporting_start') }}, coalesce(min(month_start_date), {{ month_var('reporting_start') }}))
+            as first_month,
+        greatest(
+            {{ month_var('reporting_start') }}, coalesce(max(month_start_date), {{ month_var('reporting_start') }})
+        )
+            as last_month
     from submissions
 
 ),

@@ -18,7 +18,8 @@ refused as (
         received_at,
         ingested_at
     from files
-    where outcome = 'quarantined'
+    where
+        outcome = 'quarantined'
         and site_code is not null
 
 ),

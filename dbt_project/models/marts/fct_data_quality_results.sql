@@ -16,8 +16,10 @@ submissions as (
 final as (
 
     select
-        md5(concat_ws('|', results.run_id, results.submission_id, results.rule,
-                      coalesce(results.measure_code, ''), coalesce(results.ethnic_group, ''))) as result_id,
+        md5(concat_ws(
+            '|', results.run_id, results.submission_id, results.rule,
+            coalesce(results.measure_code, ''), coalesce(results.ethnic_group, '')
+        )) as result_id,
         results.run_id,
         results.validated_at,
         results.submission_id,

@@ -40,7 +40,8 @@ totals as (
         measure_rows.measure_code,
         any_value(measure_rows.submission_id) as submission_id,
         cast(coalesce(sum(measure_rows.denominator), 0) as bigint) as denominator_total,
-        cast(coalesce(sum(measure_rows.denominator) filter (where categories.is_known), 0) as bigint) as denominator_known
+        cast(coalesce(sum(measure_rows.denominator) filter (where categories.is_known), 0) as bigint)
+            as denominator_known
     from measure_rows
     inner join categories
         on measure_rows.ethnic_code = categories.ethnic_code
@@ -59,14 +60,15 @@ final as (
         totals.denominator_known,
         case
             when totals.denominator_total > 0
-                then totals.denominator_known::double / totals.denominator_total
+                then cast(totals.denominator_known as double) / totals.denominator_total
         end as completeness,
         latest_results.threshold as completeness_threshold,
         latest_results.success as meets_completeness_threshold
     from totals
     left join latest_results
-        on totals.submission_id = latest_results.submission_id
-        and totals.measure_code = latest_results.measure_code
+        on
+            totals.submission_id = latest_results.submission_id
+            and totals.measure_code = latest_results.measure_code
 
 )
 

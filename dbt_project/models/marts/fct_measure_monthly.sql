@@ -25,9 +25,10 @@ final as (
         completeness.meets_completeness_threshold
     from measure_rows
     left join completeness
-        on measure_rows.site_code = completeness.site_code
-        and measure_rows.month_start_date = completeness.month_start_date
-        and measure_rows.measure_code = completeness.measure_code
+        on
+            measure_rows.site_code = completeness.site_code
+            and measure_rows.month_start_date = completeness.month_start_date
+            and measure_rows.measure_code = completeness.measure_code
 
 )
 

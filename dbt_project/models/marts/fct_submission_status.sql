@@ -45,8 +45,9 @@ site_month_completeness as (
         month_start_date,
         bool_and(coalesce(meets_completeness_threshold, true)) as meets_completeness_threshold,
         string_agg(
-            case when not meets_completeness_threshold
-                then measure_code || ' ' || round(100 * completeness, 1)::varchar || '%'
+            case
+                when not meets_completeness_threshold
+                    then measure_code || ' ' || round(100 * completeness, 1)::varchar || '%'
             end,
             ', ' order by measure_code
         ) as measures_below_threshold,
@@ -76,16 +77,19 @@ joined as (
     from sites
     cross join months
     left join current_submissions
-        on sites.site_code = current_submissions.site_code
-        and months.month_start_date = current_submissions.month_start_date
+        on
+            sites.site_code = current_submissions.site_code
+            and months.month_start_date = current_submissions.month_start_date
     left join files
         on current_submissions.checksum = files.checksum
     left join site_month_completeness
-        on sites.site_code = site_month_completeness.site_code
-        and months.month_start_date = site_month_completeness.month_start_date
+        on
+            sites.site_code = site_month_completeness.site_code
+            and months.month_start_date = site_month_completeness.month_start_date
     left join refused
-        on sites.site_code = refused.site_code
-        and months.month_start_date = refused.month_start_date
+        on
+            sites.site_code = refused.site_code
+            and months.month_start_date = refused.month_start_date
 
 ),
 
@@ -103,21 +107,29 @@ final as (
         submission_id,
         coalesce(loaded_file_name, refused_file_name) as file_name,
         coalesce(loaded_received_at, refused_received_at) as received_at,
-        nullif(concat_ws('; ',
-            case when not coalesce(meets_completeness_threshold, true)
-                then 'ethnicity completeness below ' || printf('%g', 100 * completeness_threshold)
-                    || '% for ' || measures_below_threshold
+        nullif(concat_ws(
+            '; ',
+            case
+                when not coalesce(meets_completeness_threshold, true)
+                    then
+                        'ethnicity completeness below ' || printf('%g', 100 * completeness_threshold)
+                        || '% for ' || measures_below_threshold
             end,
             loaded_warnings,
-            case when refused_file_name is not null
+            case
+                when
+                    refused_file_name is not null
                     and (submission_id is null or refused_ingested_at > loaded_ingested_at)
-                then case when submission_id is not null
-                    then 'a later file, ' || refused_file_name || ', was refused and the earlier data kept: '
-                    else 'file ' || refused_file_name || ' was refused: '
-                end || refused_problems
+                    then case
+                        when submission_id is not null
+                            then
+                                'a later file, ' || refused_file_name || ', was refused and the earlier data kept: '
+                        else 'file ' || refused_file_name || ' was refused: '
+                    end || refused_problems
             end
         ), '') as problems,
-        case when submission_id is not null then coalesce(meets_completeness_threshold, true) end as meets_completeness_threshold
+        case when submission_id is not null then coalesce(meets_completeness_threshold, true) end
+            as meets_completeness_threshold
     from joined
 
 )
