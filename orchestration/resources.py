@@ -1,10 +1,12 @@
-"""Resources, all derived from one environment variable, LAN_HOME (the optional LAN_* settings beside it)."""
+"""Resources, declared once, all derived from one environment variable, LAN_HOME (the optional LAN_* settings
+beside it): the programme settings, the working warehouse (one DuckDB resource) and dbt."""
 
 from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
+from dagster_duckdb import DuckDBResource
 
 from ingest.settings import Settings
 from orchestration.project import DBT_EXECUTABLE, dbt_project
@@ -23,5 +25,8 @@ class LanHome(dg.ConfigurableResource):
 def build_resources() -> dict:
     return {
         "lan": LanHome(lan_home=dg.EnvVar("LAN_HOME")),
+        # The working warehouse: only the pipeline opens it, one step at a time (README "Places").
+        # The ingest asset, first in every run, creates its folder and the raw tables.
+        "warehouse": DuckDBResource(database=str(Settings.from_env().warehouse)),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     }

@@ -9,6 +9,7 @@ import shutil
 import dagster as dg
 import duckdb
 import pytest
+from dagster_duckdb import DuckDBResource
 
 from orchestration.assets.quality import (
     completeness_even_across_groups_and_measures,
@@ -27,7 +28,11 @@ def home(built_home, tmp_path):
 
 
 def _evaluate(check, home, **kwargs):
-    return check(lan=LanHome(lan_home=str(home)), **kwargs)
+    resources = {
+        "lan": LanHome(lan_home=str(home)),
+        "warehouse": DuckDBResource(database=str(home / "warehouse" / "lan.duckdb")),
+    }
+    return check(**{k: v for k, v in resources.items() if k in check.required_resource_keys}, **kwargs)
 
 
 def test_structure_check_passes_on_the_loaded_rows_and_fails_on_a_bad_one(home):

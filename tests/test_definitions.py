@@ -39,7 +39,7 @@ def test_definitions_load_with_one_job_and_the_landing_sensor(defs):
 def test_every_layer_is_an_asset_group(defs):
     graph = defs.resolve_asset_graph()
     groups = {graph.get(key).group_name for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
-    assert {"ingest", "quality", "transform", "publish"} <= groups
+    assert {"ingest", "quality", "staging", "intermediate", "marts", "publish"} <= groups
 
 
 def test_dbt_sources_are_the_ingest_and_quality_assets(defs):

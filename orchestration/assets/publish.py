@@ -9,9 +9,10 @@ import dagster as dg
 import duckdb
 import pandas as pd
 from dagster_dbt import DbtCliResource
+from dagster_duckdb import DuckDBResource
 
 from ingest.settings import REPO_ROOT
-from ingest.store import connect_warehouse
+from orchestration.assets.transform import model_key
 from orchestration.project import dbt_project
 from orchestration.resources import LanHome
 from publish.charts import write_site_pages
@@ -40,39 +41,29 @@ MARTS = [
 ]
 
 
-def _key(name: str) -> dg.AssetKey:
-    return dg.AssetKey([name])
-
-
-def _write(lan: LanHome, table: str, frame: pd.DataFrame, key: list[str]) -> int:
-    con = connect_warehouse(lan.settings)
-    try:
+def _write(warehouse: DuckDBResource, table: str, frame: pd.DataFrame, key: list[str]) -> int:
+    with warehouse.get_connection() as con:
         return replace_table(con, table, frame, key)
-    finally:
-        con.close()
 
 
-def _gap(lan: LanHome, level: str) -> pd.DataFrame:
+def _gap(lan: LanHome, warehouse: DuckDBResource, level: str) -> pd.DataFrame:
     settings = lan.settings
-    con = connect_warehouse(settings)
-    try:
+    with warehouse.get_connection() as con:
         return build_gap_metrics(
             con, reference_group=settings.reference_group, programme_start=settings.programme_start, level=level
         )
-    finally:
-        con.close()
 
 
 @dg.asset(
-    deps=[_key(m) for m in ("fct_measure_monthly", "dim_ethnic_category", "dim_measure", "dim_month")],
+    deps=[model_key(m) for m in ("fct_measure_monthly", "dim_ethnic_category", "dim_measure", "dim_month")],
     group_name="publish",
     compute_kind="python",
 )
-def gap_metrics(lan: LanHome) -> dg.MaterializeResult:
+def gap_metrics(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeResult:
     """marts.gap_metrics: each ethnic group against the reference group (LAN_REFERENCE_GROUP), by site and for
     the LAN, over months, NHS financial quarters, rolling 12 months and programme phases, with 95 % intervals."""
-    frame = _gap(lan, "group")
-    rows = _write(lan, "marts.gap_metrics", frame, GAP_KEY)
+    frame = _gap(lan, warehouse, "group")
+    rows = _write(warehouse, "marts.gap_metrics", frame, GAP_KEY)
     worse = frame[
         (frame["gap_assessment"] == "worse")
         & (frame["period_type"] == "programme_phase")
@@ -91,45 +82,39 @@ def gap_metrics(lan: LanHome) -> dg.MaterializeResult:
 
 
 @dg.asset(
-    deps=[_key(m) for m in ("fct_measure_monthly", "dim_ethnic_category", "dim_measure", "dim_month")],
+    deps=[model_key(m) for m in ("fct_measure_monthly", "dim_ethnic_category", "dim_measure", "dim_month")],
     group_name="publish",
     compute_kind="python",
 )
-def gap_metrics_by_ethnic_category(lan: LanHome) -> dg.MaterializeResult:
+def gap_metrics_by_ethnic_category(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeResult:
     """marts.gap_metrics_by_ethnic_category: as gap_metrics, for each ethnic category (e.g. Black African and
     Black Caribbean separately) against the reference group."""
-    frame = _gap(lan, "category")
+    frame = _gap(lan, warehouse, "category")
     return dg.MaterializeResult(
-        metadata={"rows": _write(lan, "marts.gap_metrics_by_ethnic_category", frame, GAP_CATEGORY_KEY)}
+        metadata={"rows": _write(warehouse, "marts.gap_metrics_by_ethnic_category", frame, GAP_CATEGORY_KEY)}
     )
 
 
-@dg.asset(deps=[gap_metrics, _key("dim_measure")], group_name="publish", compute_kind="python")
-def run_chart_points(lan: LanHome) -> dg.MaterializeResult:
+@dg.asset(deps=[gap_metrics, model_key("dim_measure")], group_name="publish", compute_kind="python")
+def run_chart_points(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeResult:
     """marts.run_chart_points: every monthly series (site or LAN x measure x ethnic group, and each group's gap
     to the reference) with its centre line, Anhoej runs analysis, IHI rules and XmR (Making Data Count) signals."""
     settings = lan.settings
-    con = connect_warehouse(settings)
-    try:
+    with warehouse.get_connection() as con:
         series = series_from_gap_metrics(con)
-    finally:
-        con.close()
     points = build_run_chart_points(series, baseline_end=settings.programme_start)
-    rows = _write(lan, "marts.run_chart_points", points, RUN_CHART_KEY)
+    rows = _write(warehouse, "marts.run_chart_points", points, RUN_CHART_KEY)
     return dg.MaterializeResult(metadata={"rows": rows, "series": int(points.groupby(RUN_CHART_KEY[:-1]).ngroups)})
 
 
 @dg.asset(deps=[run_chart_points], group_name="publish", compute_kind="matplotlib")
-def run_charts(lan: LanHome) -> dg.MaterializeResult:
+def run_charts(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeResult:
     """Run charts by ethnic group, one PNG per site and measure, and an HTML page per site, in publish/charts/.
     Only charts whose data changed since they were drawn are drawn again (publish.charts)."""
     settings = lan.settings
-    con = connect_warehouse(settings)
-    try:
+    with warehouse.get_connection() as con:
         points = con.execute("select * from marts.run_chart_points").df()
         measures = con.execute("select * from marts.dim_measure").df()
-    finally:
-        con.close()
     dest = settings.publish / "charts"
     drawn: dict = {}
     written = write_site_pages(points, measures, dest, settings.programme_start, stats=drawn)
@@ -148,26 +133,23 @@ def run_charts(lan: LanHome) -> dg.MaterializeResult:
 
 
 @dg.asset(
-    deps=[_key("fct_data_quality_results"), _key("fct_ethnicity_completeness")],
+    deps=[model_key("fct_data_quality_results"), model_key("fct_ethnicity_completeness")],
     group_name="publish",
     compute_kind="great_expectations",
 )
-def quality_report(lan: LanHome) -> dg.MaterializeResult:
+def quality_report(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeResult:
     """Great Expectations Data Docs (offline) and a one-page completeness summary per site, in publish/quality/."""
     from expectations.data_docs import write_quality_report
 
     settings = lan.settings
-    con = connect_warehouse(settings)
-    try:
+    with warehouse.get_connection() as con:
         results = con.execute("select * from marts.fct_data_quality_results where is_current_submission").df()
-    finally:
-        con.close()
     index = write_quality_report(results, settings.publish / "quality", settings.completeness_threshold)
     return dg.MaterializeResult(metadata={"index": dg.MetadataValue.path(str(index)), "results": len(results)})
 
 
 @dg.asset(
-    deps=[*(_key(m) for m in MARTS), gap_metrics, gap_metrics_by_ethnic_category, run_chart_points],
+    deps=[*(model_key(m) for m in MARTS), gap_metrics, gap_metrics_by_ethnic_category, run_chart_points],
     group_name="publish",
     compute_kind="duckdb",
 )

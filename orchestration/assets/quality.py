@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
+from dagster_duckdb import DuckDBResource
 
 from expectations.validate import check_structure, summarise, validate_quality
 from ingest.reference import load_reference
-from ingest.store import connect_warehouse
 from orchestration.assets.ingest import RAW_KEYS
 from orchestration.resources import LanHome
 
@@ -57,13 +57,14 @@ def _typed_rows(frame: pd.DataFrame) -> pd.DataFrame:
     group_name="quality",
     compute_kind="great_expectations",
 )
-def data_quality_results(context: dg.AssetExecutionContext, lan: LanHome) -> dg.MaterializeResult:
+def data_quality_results(
+    context: dg.AssetExecutionContext, lan: LanHome, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
     """Ethnicity completeness and differential completeness of every submission not yet judged at the
     current threshold, validated in one Great Expectations batch; every result is kept."""
     settings = lan.settings
     threshold = settings.completeness_threshold
-    con = connect_warehouse(settings)
-    try:
+    with warehouse.get_connection() as con:
         con.execute(RESULTS_DDL)
         rows = _typed_rows(con.execute(ROWS_TO_VALIDATE, [threshold]).df())
         if rows.empty:
@@ -74,8 +75,6 @@ def data_quality_results(context: dg.AssetExecutionContext, lan: LanHome) -> dg.
         results["validated_at"] = datetime.now(UTC).replace(tzinfo=None)
         con.register("new_results", results)
         con.execute("insert into raw.data_quality_results by name select * from new_results")
-    finally:
-        con.close()
     summary = summarise(results)
     return dg.MaterializeResult(
         metadata={
@@ -92,9 +91,8 @@ def data_quality_results(context: dg.AssetExecutionContext, lan: LanHome) -> dg.
     description="The structural suite holds over every row loaded: known codes, whole counts >= 0, "
     "numerator <= denominator, no repeated key, no future month.",
 )
-def return_rows_are_well_formed(lan: LanHome) -> dg.AssetCheckResult:
-    con = connect_warehouse(lan.settings)
-    try:
+def return_rows_are_well_formed(warehouse: DuckDBResource) -> dg.AssetCheckResult:
+    with warehouse.get_connection() as con:
         rows = _typed_rows(
             con.execute(
                 # A file is identified by its stored name (checksum prefix and name): a corrected file sent
@@ -103,8 +101,6 @@ def return_rows_are_well_formed(lan: LanHome) -> dg.AssetCheckResult:
                 "from raw.return_rows r join raw.submissions s using (submission_id)"
             ).df()
         )
-    finally:
-        con.close()
     problems = check_structure(rows, load_reference(), datetime.now(UTC).date()) if not rows.empty else []
     return dg.AssetCheckResult(
         passed=not problems,
@@ -118,15 +114,14 @@ def return_rows_are_well_formed(lan: LanHome) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(asset=RAW_KEYS["files"], description="No file received in this run was refused.")
-def no_file_quarantined_this_run(context: dg.AssetCheckExecutionContext, lan: LanHome) -> dg.AssetCheckResult:
-    con = connect_warehouse(lan.settings)
-    try:
+def no_file_quarantined_this_run(
+    context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource
+) -> dg.AssetCheckResult:
+    with warehouse.get_connection() as con:
         refused = con.execute(
             "select file_name, problems_text from raw.files where outcome = 'quarantined' and run_id = ?",
             [context.run.run_id],
         ).fetchall()
-    finally:
-        con.close()
     return dg.AssetCheckResult(
         passed=not refused,
         severity=dg.AssetCheckSeverity.WARN,
@@ -137,12 +132,9 @@ def no_file_quarantined_this_run(context: dg.AssetCheckExecutionContext, lan: La
     )
 
 
-def _marts_frame(lan: LanHome, sql: str) -> pd.DataFrame:
-    con = connect_warehouse(lan.settings)
-    try:
+def _marts_frame(warehouse: DuckDBResource, sql: str) -> pd.DataFrame:
+    with warehouse.get_connection() as con:
         return con.execute(sql).df()
-    finally:
-        con.close()
 
 
 @dg.asset_check(
@@ -150,8 +142,8 @@ def _marts_frame(lan: LanHome, sql: str) -> pd.DataFrame:
     description="Every site-month-measure's ethnicity completeness meets the threshold "
     "(LAN_COMPLETENESS_THRESHOLD); below it the data load but are flagged in every table.",
 )
-def ethnicity_completeness_meets_threshold(lan: LanHome) -> dg.AssetCheckResult:
-    completeness = _marts_frame(lan, "select * from marts.fct_ethnicity_completeness")
+def ethnicity_completeness_meets_threshold(lan: LanHome, warehouse: DuckDBResource) -> dg.AssetCheckResult:
+    completeness = _marts_frame(warehouse, "select * from marts.fct_ethnicity_completeness")
     failed = completeness[~completeness["meets_completeness_threshold"].astype(bool)]
     by_measure = completeness.groupby("measure_code")["completeness"].agg(["min", "median"]).round(4)
     return dg.AssetCheckResult(
@@ -172,9 +164,9 @@ def ethnicity_completeness_meets_threshold(lan: LanHome) -> dg.AssetCheckResult:
     description="Numerators and denominators are not missing more for some ethnic groups than others, "
     "nor is one measure's completeness far below the site's other measures.",
 )
-def completeness_even_across_groups_and_measures(lan: LanHome) -> dg.AssetCheckResult:
+def completeness_even_across_groups_and_measures(warehouse: DuckDBResource) -> dg.AssetCheckResult:
     results = _marts_frame(
-        lan,
+        warehouse,
         """
         select * from marts.fct_data_quality_results
         where is_current_submission

@@ -4,14 +4,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets, get_asset_key_for_model
 
 from orchestration.project import dbt_project
 from orchestration.resources import LanHome
 
 
 class LanDbtTranslator(DagsterDbtTranslator):
-    """dbt sources are the ingest and quality assets; models group by their layer."""
+    """dbt sources are the ingest and quality assets; models group by their folder (layer)."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -19,9 +19,9 @@ class LanDbtTranslator(DagsterDbtTranslator):
         return dg.AssetKey([dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        if dbt_resource_props["resource_type"] == "seed":
-            return "reference"
-        return "transform"
+        """The model's folder under models/ (staging, intermediate, marts), as the dbt project layers them."""
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "transform"
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=LanDbtTranslator(), project=dbt_project)
@@ -32,3 +32,8 @@ def lan_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: 
     each run, not to a new folder in the code checkout per run."""
     target = lan.settings.lan_home / "dbt" / "build"
     yield from dbt.cli(["build"], context=context, target_path=target).stream()
+
+
+def model_key(name: str) -> dg.AssetKey:
+    """The asset key of dbt model `name`, as Dagster derives it (never spelt by hand)."""
+    return get_asset_key_for_model([lan_dbt_models], name)
