@@ -8,20 +8,24 @@ import dagster as dg
 import pytest
 
 
-@pytest.fixture(scope="module")
-def defs(tmp_path_factory, monkeypatch_module):
+def load_definitions(home, patch: pytest.MonkeyPatch):
+    """The code location over a new LAN_HOME `home` (dbt parse included), its environment set through `patch`."""
     from ingest.settings import Settings
     from orchestration.instance import prepare_environment
 
-    home = tmp_path_factory.mktemp("defs_home")
-    monkeypatch_module.setenv("LAN_HOME", str(home))
-    # prepare_environment sets these too: register them so that they are restored after the module
-    monkeypatch_module.setenv("PATH", os.environ["PATH"])
-    monkeypatch_module.setenv("DAGSTER_HOME", os.environ.get("DAGSTER_HOME", str(home)))
+    patch.setenv("LAN_HOME", str(home))
+    # prepare_environment sets these too: register them so that they are restored afterwards
+    patch.setenv("PATH", os.environ["PATH"])
+    patch.setenv("DAGSTER_HOME", os.environ.get("DAGSTER_HOME", str(home)))
     prepare_environment(Settings.from_env())  # dbt parse -> manifest
     from orchestration.definitions import defs as loaded
 
     return loaded
+
+
+@pytest.fixture(scope="module")
+def defs(tmp_path_factory, monkeypatch_module):
+    return load_definitions(tmp_path_factory.mktemp("defs_home"), monkeypatch_module)
 
 
 @pytest.fixture(scope="module")
