@@ -33,6 +33,8 @@ class Settings:
     programme_start: date = date(2024, 1, 1)
     reporting_start: date = date(2023, 1, 1)
     disclosure_rule: str = "msds"
+    due_day: int = 15
+    settle_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -44,6 +46,8 @@ class Settings:
             programme_start=_month(env.get("LAN_PROGRAMME_START", "2024-01")),
             reporting_start=_month(env.get("LAN_REPORTING_START", "2023-01")),
             disclosure_rule=env.get("LAN_DISCLOSURE_RULE", "msds").lower(),
+            due_day=int(env.get("LAN_DUE_DAY", "15")),
+            settle_seconds=float(env.get("LAN_SETTLE_SECONDS", "60")),
         )
 
     @property
@@ -82,6 +86,11 @@ class Settings:
     @property
     def dagster_home(self) -> Path:
         return self.lan_home / "dagster"
+
+    @property
+    def alerts(self) -> Path:
+        """The alerts ledger: every event raised and its deliveries (publish.alerts)."""
+        return self.lan_home / "alerts"
 
     def make_folders(self) -> None:
         for folder in (
