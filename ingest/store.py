@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -120,9 +121,9 @@ def submission_id(site_code: str, month: date, checksum: str) -> str:
     return f"{site_code}_{month:%Y-%m}_{checksum[:12]}"
 
 
-def waiting_paths(landing: Path) -> Iterator[tuple[Path, os.stat_result]]:
-    """The files waiting in landing/ with their stat (hidden and lock files skipped; a file taken
-    by a run finishing meanwhile is skipped too)."""
+def _landing_entries(landing: Path) -> Iterator[tuple[Path, os.stat_result]]:
+    """Every file in landing/ with its stat (hidden and lock files skipped; a file taken by a run
+    finishing meanwhile is skipped too)."""
     for path in landing.iterdir() if landing.is_dir() else []:
         if path.name.startswith(IGNORED_PREFIXES):
             continue
@@ -132,6 +133,31 @@ def waiting_paths(landing: Path) -> Iterator[tuple[Path, os.stat_result]]:
             continue
         if path.is_file():
             yield path, stat
+
+
+def _young(settle_seconds: float | None, now: float | None) -> Callable[[os.stat_result], bool]:
+    """Whether a file changed (modification time) within the settle time (LAN_SETTLE_SECONDS when None)."""
+    settle = Settings.from_env().settle_seconds if settle_seconds is None else settle_seconds
+    cutoff = (time.time() if now is None else now) - settle
+    return lambda stat: stat.st_mtime > cutoff
+
+
+def waiting_paths(
+    landing: Path, settle_seconds: float | None = None, now: float | None = None
+) -> Iterator[tuple[Path, os.stat_result]]:
+    """The files waiting in landing/ with their stat: only those that have stopped changing for the settle
+    time, so that a file still being written (SFTP and network shares write in place) is left for a later
+    run and a run never loads half a file."""
+    young = _young(settle_seconds, now)
+    for path, stat in _landing_entries(landing):
+        if not young(stat):
+            yield path, stat
+
+
+def settling_paths(landing: Path, settle_seconds: float | None = None, now: float | None = None) -> list[Path]:
+    """The files in landing/ that changed within the settle time: still being written, not yet taken."""
+    young = _young(settle_seconds, now)
+    return [path for path, stat in _landing_entries(landing) if young(stat)]
 
 
 def list_landing(landing: Path) -> list[LandingFile]:

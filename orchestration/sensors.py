@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from ingest.settings import Settings
-from ingest.store import waiting_paths
+from ingest.store import settling_paths, waiting_paths
 
 BUSY = [
     dg.DagsterRunStatus.QUEUED,
@@ -65,8 +65,12 @@ def build_landing_sensor(job) -> dg.SensorDefinition:
         fail_abandoned_runs(context.instance, job.name)
         if context.instance.get_runs(filters=dg.RunsFilter(job_name=job.name, statuses=BUSY), limit=1):
             return dg.SkipReason("a pipeline run is already under way; files will be taken when it ends")
-        fingerprint = landing_fingerprint(Settings.from_env().landing)
+        landing = Settings.from_env().landing
+        fingerprint = landing_fingerprint(landing)
         if fingerprint is None:
+            settling = settling_paths(landing)
+            if settling:
+                return dg.SkipReason(f"{len(settling)} file(s) in landing/ still being written (LAN_SETTLE_SECONDS)")
             return dg.SkipReason("landing/ is empty")
         # Dagster never repeats a run key: the latest successful run is part of it, so that the same files
         # landing again after a run (cp -p keeps their times) are still taken in.

@@ -28,6 +28,8 @@ def pipeline_env(lan_home: Path, **extra: str) -> dict[str, str]:
             "DO_NOT_TRACK": "1",
             "GX_ANALYTICS_ENABLED": "False",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+            # tests land files and take them at once; tests/test_settle.py tests the settle time itself
+            "LAN_SETTLE_SECONDS": "0",
         }
     )
     env.update(extra)
@@ -47,6 +49,14 @@ def run_pipeline(lan_home: Path, check: bool = True, **extra: str) -> subprocess
     if check and done.returncode != 0:
         raise AssertionError(f"pipeline failed ({done.returncode}):\n{done.stdout[-6000:]}\n{done.stderr[-6000:]}")
     return done
+
+
+@pytest.fixture(autouse=True, scope="session")
+def files_settle_at_once():
+    """In-process tests land files and take them at once (tests/test_settle.py tests LAN_SETTLE_SECONDS)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LAN_SETTLE_SECONDS", os.environ.get("LAN_SETTLE_SECONDS", "0"))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from expectations.validate import check_structure
 from ingest.parse import parse_files
 from ingest.parsed import ParsedFile
 from ingest.reference import load_reference
-from ingest.store import ingest_landing
+from ingest.store import ingest_landing, settling_paths
 from orchestration.resources import LanHome
 
 RAW_TABLES = ("files", "file_arrivals", "submissions", "return_rows")
@@ -74,6 +74,8 @@ def landing_files(context: dg.AssetExecutionContext, lan: LanHome):
         f"{t['validate']:.3f} s (cpu {t['validate_cpu']:.3f} s), load "
         f"{time.perf_counter() - started - t['parse'] - t['validate']:.3f} s (hash, keep, insert)"
     )
+    for path in settling_paths(settings.landing):
+        context.log.info(f"Left in landing/ for a later run: {path.name} changed within LAN_SETTLE_SECONDS")
     for parsed in report.quarantined:
         context.log.warning(f"Quarantined {parsed.file_name}:\n" + "\n".join(f"  - {p}" for p in parsed.errors))
     for parsed in report.accepted:
