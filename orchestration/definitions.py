@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.assets import ingest, publish, quality, transform
+from orchestration import alerts
+from orchestration.assets import ingest, publish, quality, status, transform
 from orchestration.resources import build_resources
+from orchestration.schedules import build_monthly_schedule
 from orchestration.sensors import build_landing_sensor
 
 lan_pipeline = dg.define_asset_job(
@@ -15,10 +17,11 @@ lan_pipeline = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingest, quality, transform, publish]),
+    assets=dg.load_assets_from_modules([ingest, quality, transform, publish, status, alerts]),
     asset_checks=dg.load_asset_checks_from_modules([ingest, quality, transform, publish]),
     jobs=[lan_pipeline],
-    sensors=[build_landing_sensor(lan_pipeline)],
+    sensors=[build_landing_sensor(lan_pipeline), alerts.alert_on_run_failure],
+    schedules=[build_monthly_schedule(lan_pipeline)],
     resources=build_resources(),
     # DuckDB allows one writer: steps run one after another in one process.
     executor=dg.in_process_executor,

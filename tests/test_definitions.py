@@ -37,7 +37,7 @@ def monkeypatch_module():
 def test_definitions_load_with_one_job_and_the_landing_sensor(defs):
     job = defs.resolve_job_def("lan_pipeline")
     assert job.executor_def.name == "in_process"
-    assert [s.name for s in defs.sensors] == ["landing_sensor"]
+    assert [s.name for s in defs.sensors] == ["landing_sensor", "alert_on_run_failure"]
 
 
 def test_every_layer_is_an_asset_group(defs):
