@@ -38,7 +38,7 @@ def quarantine_events(con: duckdb.DuckDBPyConnection, run_id: str, since: dateti
             id=f"file_quarantined:{checksum}",
             kind="file_quarantined",
             title=f"File quarantined: {name}",
-            detail=f"{problems}\nKept in quarantine/ beside its .reason.txt for the site.",
+            detail="Kept in quarantine/ beside its .reason.txt (every problem) for the site.\n" + problems,
         )
         for checksum, name, problems in rows
     ]

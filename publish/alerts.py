@@ -29,6 +29,7 @@ from pathlib import Path
 LEDGER_NAME = "ledger.json"
 TIMEOUT_SECONDS = 15
 MAX_LISTED = 100  # events listed in one message; the rest are counted
+MAX_DETAIL_LINES = 12  # lines of detail per event (a file's problems: the full list is in its .reason.txt)
 
 KIND_LABELS = {  # kind: (one, several)
     "run_failed": ("failed run", "failed runs"),
@@ -168,7 +169,10 @@ def compose(events: Sequence[Mapping]) -> tuple[str, str]:
     lines = [f"LAN equity warehouse: {summary}.", ""]
     for event in events[:MAX_LISTED]:
         lines.append(f"* {event['title']}")
-        lines += [f"    {line}" for line in event["detail"].splitlines() if line.strip()]
+        detail = [line for line in event["detail"].splitlines() if line.strip()]
+        lines += [f"    {line}" for line in detail[:MAX_DETAIL_LINES]]
+        if len(detail) > MAX_DETAIL_LINES:
+            lines.append(f"    ... and {len(detail) - MAX_DETAIL_LINES} more lines")
     if len(events) > MAX_LISTED:
         lines.append(f"* ... and {len(events) - MAX_LISTED} more (see LAN_HOME/alerts/ledger.json)")
     lines += ["", "The status page (publish/status/index.html) and the Dagster UI show the details."]
@@ -209,14 +213,9 @@ SENDERS: dict[str, Sender] = {
 
 
 def deliver(ledger: Ledger, config: AlertConfig, now: datetime, outcome: AlertOutcome) -> None:
-    """Send every pending delivery, one message per channel; a failure is noted and left pending, never raised.
-    Deliveries to a channel no longer configured are cancelled rather than kept for ever."""
-    configured = set(config.channels)
-    for event in ledger.events.values():
-        for channel, delivery in event["deliveries"].items():
-            if delivery["state"] == "pending" and channel not in configured:
-                delivery["state"] = "cancelled"
-                delivery["last_error"] = "channel no longer configured"
+    """Send every pending delivery of the channels configured here, one message per channel; a failure is noted
+    and left pending, never raised. Deliveries to a channel not configured in this process are left as they are
+    (another process, e.g. the daemon, may have it)."""
     for channel in config.channels:
         events = ledger.pending(channel)
         if not events:
