@@ -145,6 +145,15 @@ def data_team_alerts(
     )
 
 
+def alert_failed_run(instance: dg.DagsterInstance, run: dg.DagsterRun, log) -> AlertOutcome:
+    """Tell of a failed run and its failed blocking checks now (once); `log` is a Dagster or Python logger.
+    The sensor calls it; so can an entry point that ran the job itself."""
+    config = AlertConfig.from_env()
+    outcome = raise_alerts(Settings.from_env().alerts, failed_run_events(instance, run), config)
+    log_outcome(log, outcome, config)
+    return outcome
+
+
 @dg.run_failure_sensor(
     name="alert_on_run_failure",
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -152,6 +161,4 @@ def data_team_alerts(
     description="Tells the data team when a run fails (and which blocking checks failed), once per run.",
 )
 def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
-    config = AlertConfig.from_env()
-    outcome = raise_alerts(Settings.from_env().alerts, failed_run_events(context.instance, context.dagster_run), config)
-    log_outcome(context.log, outcome, config)
+    alert_failed_run(context.instance, context.dagster_run, context.log)

@@ -61,7 +61,7 @@ def normalise(status: pd.DataFrame) -> pd.DataFrame:
     """Months as `YYYY-MM`, flags as booleans (null report_received: not received), sorted by site and month."""
     frame = status[COLUMNS].copy()
     frame["month"] = pd.to_datetime(frame["month_start_date"]).dt.strftime("%Y-%m")
-    frame["due_date"] = pd.to_datetime(frame["due_date"]).dt.strftime("%Y-%m-%d")
+    frame["due_date"] = pd.to_datetime(frame["due_date"]).dt.strftime("%Y-%m-%d").fillna("")
     frame["is_overdue"] = frame["is_overdue"].fillna(False).astype(bool)
     frame["report_received"] = frame["report_received"].fillna(False).astype(bool)
     frame["problems"] = frame["problems"].fillna("").astype(str)
@@ -125,7 +125,7 @@ def _cell_html(row) -> str:
         + (", overdue" if row["is_overdue"] else "")
         + (", report received" if row["report_received"] else "")
     )
-    tip = f"{row['site_code']} {row['month']}: {words} (due {row['due_date']})"
+    tip = f"{row['site_code']} {row['month']}: {words}" + (f" (due {row['due_date']})" if row["due_date"] else "")
     text = html.escape(cell_text(row))
     if row["problems"]:
         tip += "\n" + row["problems"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import logging
 import socket
 import ssl
 import threading
@@ -296,6 +297,36 @@ def test_the_run_failure_sensor_tells_of_a_failed_run_once(smtp, webhook, tmp_pa
     assert mail["Subject"] == f"[LAN warehouse] Pipeline run {run.run_id[:8]} (broken_job) failed"
     assert "Steps failed" in mail.get_payload()
     assert len(webhook.posts) == 1
+
+
+@dg.asset
+def returns_checked():
+    return 1
+
+
+@dg.asset_check(asset=returns_checked, blocking=True)
+def rows_well_formed():
+    return dg.AssetCheckResult(
+        passed=False, severity=dg.AssetCheckSeverity.ERROR, description="3 rows break the structural suite."
+    )
+
+
+def test_a_failed_blocking_check_is_told_with_its_run(smtp, webhook, tmp_path, monkeypatch):
+    from orchestration.alerts import alert_failed_run
+
+    monkeypatch.setenv("LAN_HOME", str(tmp_path))
+    for name, value in alert_env(smtp, webhook).items():
+        monkeypatch.setenv(name, value)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([returns_checked, rows_well_formed], instance=instance, raise_on_error=False)
+        assert not result.success  # a blocking check that fails fails the run
+        outcome = alert_failed_run(instance, instance.get_run_by_id(result.run_id), logging.getLogger("test"))
+    assert [e.kind for e in outcome.new] == ["run_failed", "blocking_check_failed"]
+    (mail,) = smtp.messages
+    assert mail["Subject"] == "[LAN warehouse] 1 failed run, 1 failed blocking check"
+    body = mail.get_payload()
+    assert f"Blocking check failed: rows_well_formed on returns_checked (run {result.run_id[:8]})" in body
+    assert "3 rows break the structural suite." in body
 
 
 def test_the_alerts_asset_collects_quarantined_files_overdue_returns_and_failed_runs(

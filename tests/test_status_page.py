@@ -107,7 +107,10 @@ def test_a_warehouse_without_due_dates_yet_shows_nothing_overdue(tmp_path):
     )
     frame = read_status(con)
     con.close()
-    assert frame[["status", "is_overdue", "report_received"]].values.tolist() == [["missing", False, False]]
+    assert frame[["status", "is_overdue", "report_received", "due_date"]].values.tolist() == [
+        ["missing", False, False, ""]
+    ]
+    assert 'title="BSOL 2024-01: missing">' in write_status_page(frame, tmp_path / "s").path.read_text()
 
 
 def test_the_dagster_asset_writes_the_page_and_shows_the_grid(tmp_path, monkeypatch):
