@@ -79,6 +79,8 @@ STEP_STAGES = {
     "published_warehouse": "publish",
     "dbt_docs": "publish",
     "evaluation_release": "publish",
+    "submission_status_page": "publish",
+    "data_team_alerts": "publish",
 }
 CHECK_STAGES = {
     "no_file_quarantined_this_run": "validate",
