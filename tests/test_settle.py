@@ -16,7 +16,7 @@ from ingest.reference import load_reference
 from ingest.settings import Settings
 from ingest.store import ingest_landing, settling_paths, waiting_paths
 
-SETTLE = 2.0
+SETTLE = 5.0
 
 
 def _ingest(settings: Settings, run_id: str):
