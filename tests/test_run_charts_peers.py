@@ -38,17 +38,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from publish.run_charts import (
-    anhoej_limits,
+from publish.run_charts import anhoej_limits
+from tests.oracles.plotthedots import (
     ptd_part_of_seven_trend,
     ptd_part_of_two_in_three,
     ptd_seven_point_one_side_mean,
     ptd_seven_point_trend,
     ptd_spc,
     ptd_two_in_three,
-    qic,
     xmr_limits,
 )
+from tests.oracles.qicharts2 import qic
 
 REF = Path(__file__).parent / "peers"
 
