@@ -264,7 +264,7 @@ def draw_run_chart(
     bottom = (1.25 + 0.16 * min(len(changes), 6)) / (2.75 * nrows + 1.9 + 0.16 * min(len(changes), 6))
     fig.set_figheight(2.75 * nrows + 1.9 + 0.16 * min(len(changes), 6))
     axes = fig.subplots(nrows, ncols, sharex=True, squeeze=False)
-    fig.subplots_adjust(left=0.06, right=0.99, top=1 - 0.62 / fig.get_figheight(), bottom=bottom, hspace=0.42)
+    fig.subplots_adjust(left=0.06, right=0.99, top=1 - 0.62 / fig.get_figheight(), bottom=bottom, hspace=0.3)
     flat = list(axes.ravel())
     vals = pts["value"].to_numpy(dtype=float)
     finite = vals[np.isfinite(vals)]
@@ -327,6 +327,7 @@ def draw_run_chart(
             color=_SIGNAL_COLOUR if runs else "#222222",
             fontweight="bold" if runs else "normal",
             pad=13,
+            y=1.0,  # a fixed position: matplotlib otherwise measures every tick label to place it
         )
         notes = g["signal_note"].dropna() if "signal_note" in g.columns else pd.Series(dtype=object)
         note = _short_note(notes.iloc[0]) if len(notes) else None
@@ -368,12 +369,18 @@ def draw_run_chart(
             ax.plot(x, rr, color=colour, lw=0.9, marker="o", ms=3, alpha=0.95)
         ax.axhline(1.0, color="black", lw=1.1)
         ax.set_yscale("log")
-        ax.set_ylim(*_gap_ylim(r))
-        ax.set_yticks([v for v in (0.1, 0.2, 0.5, 0.8, 1, 1.25, 2, 5, 10) if _gap_ylim(r)[0] <= v <= _gap_ylim(r)[1]])
+        low, high = _gap_ylim(r)
+        ticks = (0.1, 0.2, 0.5, 1, 2, 5, 10) if high / low > 4 else (0.5, 0.67, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 2)
+        ax.set_yticks([v for v in ticks if low <= v <= high])
+        ax.set_ylim(low, high)
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(
-            f"Gap: rate ratio to {reference or 'reference'} (95% CI, log scale)", fontsize=9.5, loc="left", pad=13
+            f"Gap: rate ratio to {reference or 'reference'} (95% CI, log scale)",
+            fontsize=9.5,
+            loc="left",
+            pad=13,
+            y=1.0,
         )
         ax.axvline(start, color="#444444", lw=1.1, ls=":", zorder=1)
         _mark_changes(ax, changes, top=True)
@@ -381,12 +388,13 @@ def draw_run_chart(
         _style(ax)
     for ax in flat[n_panels:]:
         ax.set_visible(False)
-    for ax in flat[:n_panels]:
+    for idx, ax in enumerate(flat[:n_panels]):
         if xlim is not None:
             ax.set_xlim(*xlim)
         ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 7)))
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
-        ax.tick_params(axis="x", labelbottom=True)
+        # month labels under the lowest panel of each column only (the axes are shared)
+        ax.tick_params(axis="x", labelbottom=idx + ncols >= n_panels)
     fig.suptitle(title, fontsize=12.5, fontweight="bold", x=0.01, ha="left", y=1 - 0.1 / fig.get_figheight(), va="top")
     if subtitle:
         fig.text(0.01, 1 - 0.38 / fig.get_figheight(), subtitle, fontsize=8.5, color="#444444", va="top")
