@@ -716,27 +716,25 @@ def _status_html(status: pd.DataFrame | None) -> str:
     if status is None or status.empty:
         return "<p class=note>No submission status for this page.</p>"
     s = status.sort_values("month_start_date", ascending=False)
-    has_report = "report_received" in s.columns
-    head = (
-        "<tr><th>Month</th><th>Status</th><th>Due</th>"
-        + ("<th>Report received</th>" if has_report else "")
-        + "<th>File</th><th>Problems</th></tr>"
-    )
+    columns = [  # (column, heading, how to show a value); columns the table lacks are left out
+        ("status", "Status", str),
+        ("received_at", "Received", lambda v: str(v)[:10]),
+        ("due_date", "Due", lambda v: str(v)[:10]),
+        ("report_received", "Report received", lambda v: "yes" if v else "no"),
+        ("file_name", "File", str),
+        ("problems", "Problems", str),
+    ]
+    columns = [c for c in columns if c[0] in s.columns]
+    head = "<tr><th>Month</th>" + "".join(f"<th>{h}</th>" for _, h, _ in columns) + "</tr>"
     rows = []
     for _, r in s.iterrows():
-        st = str(r.get("status", ""))
-        rows.append(
-            f"<tr><td>{html.escape(_month(r['month_start_date']))}</td>"
-            f'<td class="status-{html.escape(st)}">{html.escape(st)}</td>'
-            f"<td>{html.escape(str(r['due_date'])[:10]) if 'due_date' in r and pd.notna(r['due_date']) else ''}</td>"
-            + (
-                f"<td>{'yes' if r['report_received'] is True else ('no' if r['report_received'] is False else '')}</td>"
-                if has_report
-                else ""
-            )
-            + f"<td>{html.escape(str(r['file_name'])) if pd.notna(r.get('file_name')) else ''}</td>"
-            f"<td>{html.escape(str(r['problems'])) if pd.notna(r.get('problems')) else ''}</td></tr>"
-        )
+        cells = [f"<td>{html.escape(_month(r['month_start_date']))}</td>"]
+        for col, _, show in columns:
+            v = r[col]
+            text = "" if v is None or (not isinstance(v, str) and pd.isna(v)) else html.escape(show(v))
+            css = f' class="status-{html.escape(str(v))}"' if col == "status" else ""
+            cells.append(f"<td{css}>{text}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 
 

@@ -194,7 +194,6 @@ def run_charts(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeResult:
         "pages": len([p for p in written if p.suffix == ".html"]),
         "charts": len(pngs),
         "charts_drawn": drawn.get("charts_drawn", len(pngs)),
-        "pages_rewritten": drawn.get("pages_rewritten", 0),
         "reports_annotated": 0 if reports is None else len(reports),
         "index": dg.MetadataValue.path(str(dest / "index.html")),
     }
