@@ -1,4 +1,5 @@
-"""publish.run_charts: IHI rules, baseline rules, and the vectorised engine checked against the 1-D functions.
+"""publish.run_charts: IHI rules, baseline rules, p charts, the sparse-series rule, and the vectorised engine checked
+against the 1-D test oracles (tests/oracles/).
 
 The peer vectors (qicharts2, NHSRplotthedots, nhspy) are in tests/test_run_charts_peers.py. This module checks:
 
