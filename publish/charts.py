@@ -370,7 +370,7 @@ def draw_run_chart(
         ax.axhline(1.0, color="black", lw=1.1)
         ax.set_yscale("log")
         low, high = _gap_ylim(r)
-        ticks = (0.1, 0.2, 0.5, 1, 2, 5, 10) if high / low > 4 else (0.5, 0.67, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 2)
+        ticks = (0.1, 0.2, 0.5, 1, 2, 5, 10) if high / low > 8 else (0.25, 0.33, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 3, 4)
         ax.set_yticks([v for v in ticks if low <= v <= high])
         ax.set_ylim(low, high)
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
