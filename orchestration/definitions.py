@@ -5,10 +5,13 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration import alerts
-from orchestration.assets import ingest, publish, quality, status, transform
+from orchestration.assets import charts, ingest, publish, quality, status, transform
 from orchestration.resources import build_resources
 from orchestration.schedules import build_monthly_schedule
 from orchestration.sensors import build_landing_sensor
+
+# Every module holding assets or asset checks, in the order data flows.
+MODULES = [ingest, quality, transform, charts, publish, status, alerts]
 
 lan_pipeline = dg.define_asset_job(
     "lan_pipeline",
@@ -17,8 +20,8 @@ lan_pipeline = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingest, quality, transform, publish, status, alerts]),
-    asset_checks=dg.load_asset_checks_from_modules([ingest, quality, transform, publish]),
+    assets=dg.load_assets_from_modules(MODULES),
+    asset_checks=dg.load_asset_checks_from_modules(MODULES),
     jobs=[lan_pipeline],
     sensors=[build_landing_sensor(lan_pipeline), alerts.alert_on_run_failure],
     schedules=[build_monthly_schedule(lan_pipeline)],

@@ -73,7 +73,8 @@ STEP_STAGES = {
     "lan_dbt_models": "dbt build",
     "gap_metrics": "gap metrics",
     "gap_metrics_by_ethnic_category": "gap metrics",
-    "run_chart_points": "run charts",
+    "analysis__run_chart_points": "run charts",
+    "lan_dbt_analysis_models": "run charts",
     "run_charts": "run charts",
     "quality_report": "publish",
     "published_warehouse": "publish",
@@ -87,6 +88,8 @@ CHECK_STAGES = {
     "return_rows_are_well_formed": "validate",
     "completeness_even_across_groups_and_measures": "validate",
     "ethnicity_completeness_meets_threshold": "validate",
+    "run_chart_points_cover_every_series_month": "run charts",
+    "run_chart_limits_are_finite": "run charts",
 }
 BASELINE_STAGES = ("startup", "read", "validate", "marts", "gap metrics")
 #: Comparable parts: pipeline (parse..gap metrics) against baseline (read..gap metrics).

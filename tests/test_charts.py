@@ -127,6 +127,7 @@ def test_write_site_pages(tmp_path):
     for page in pages:
         assert f'href="{page.name}"' in index
     assert "http" not in index
+    assert "Jan 2021 to Dec 2023" in index  # the data period
 
 
 def test_write_site_pages_unknown_measure_metadata(tmp_path):
@@ -146,4 +147,109 @@ def test_page_names_are_safe(tmp_path, bad):
     written = write_site_pages(pts, _measures(), tmp_path, START)
     for p in written:
         assert tmp_path.resolve() in p.resolve().parents
-    assert (tmp_path / "index.html").read_text(encoding="utf-8").count("<li>") == 1
+    assert (tmp_path / "index.html").read_text(encoding="utf-8").count("<tr><td>") == 1
+
+
+def _ratios(pts: pd.DataFrame) -> pd.DataFrame:
+    gaps = pts[pts["series_type"] == "gap_vs_reference"].copy()
+    rng = np.random.default_rng(4)
+    gaps["rate_ratio"] = np.exp(rng.normal(0.3, 0.2, len(gaps)))
+    gaps["rate_ratio_lower_95"] = gaps["rate_ratio"] / 1.8
+    gaps["rate_ratio_upper_95"] = gaps["rate_ratio"] * 1.8
+    return gaps[
+        [
+            "geography_level",
+            "site_code",
+            "measure_code",
+            "ethnic_group",
+            "month_start_date",
+            "rate_ratio",
+            "rate_ratio_lower_95",
+            "rate_ratio_upper_95",
+        ]
+    ]
+
+
+def _reports() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "site_code": ["BARTS", "BARTS", "BARTS"],
+            "month_start_date": [date(2023, 3, 1), date(2023, 6, 1), date(2023, 6, 1)],
+            "measure_code": [None, "PPH1500", "MHBOOK"],
+            "change_idea": ["Safety huddle every shift", "Quantified blood loss", "Interpreter at booking"],
+            "pdsa_stage": ["Do", "study", "plan"],
+            "narrative": ["Huddles started on both units.", "Weighed swabs in every birth.", ""],
+            "submission_id": ["a", "b", "c"],
+        }
+    )
+
+
+def _status() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "site_code": ["BARTS", "BARTS"],
+            "month_start_date": [date(2023, 11, 1), date(2023, 12, 1)],
+            "status": ["loaded", "missing"],
+            "submission_id": ["x", None],
+            "file_name": ["BARTS_2023-11.csv", None],
+            "received_at": [None, None],
+            "problems": ["", ""],
+            "due_date": [date(2023, 12, 15), date(2024, 1, 15)],
+            "is_overdue": [False, True],
+            "report_received": [True, False],
+        }
+    )
+
+
+def test_small_multiples_with_gap_panel_and_changes(tmp_path):
+    pts = _points(sites=("BARTS",), measures=("PPH1500",))
+    pts = pts[pts["site_code"] == "BARTS"]
+    plain = draw_run_chart(pts, "BARTS: PPH", START, tmp_path / "plain.png")
+    from publish.charts import _annotations
+
+    full = draw_run_chart(
+        pts, "BARTS: PPH", START, tmp_path / "full.png", ratios=_ratios(pts), changes=_annotations(_reports())
+    )
+    w0, h0 = _png_size(plain)
+    w1, h1 = _png_size(full)
+    assert w1 >= w0 and h1 > h0  # a panel more for the gap and the key of changes under the panels
+
+
+def test_site_page_has_reports_status_changes_and_prints(tmp_path):
+    pts = _points(sites=("BARTS",), measures=("PPH1500", "MHBOOK"))
+    lan = pts[pts["site_code"] == "BARTS"].assign(geography_level="lan", site_code="LAN")
+    pts = pd.concat([pts[pts["site_code"] == "BARTS"], lan], ignore_index=True)
+    sites = pd.DataFrame({"site_code": ["BARTS"], "team_name": ["Barts Health NHS Trust"]})
+    (tmp_path / "did-the-gap-narrow.html").write_text("<html></html>", encoding="utf-8")
+    stats: dict = {}
+    kwargs = dict(sites=sites, ratios=_ratios(pts), status=_status(), workers=1, stats=stats)
+    write_site_pages(pts, _measures(), tmp_path, START, reports=_reports(), **kwargs)
+    page = (tmp_path / "BARTS.html").read_text(encoding="utf-8")
+    assert "Barts Health NHS Trust" in page and "@media print" in page
+    assert 'href="did-the-gap-narrow.html"' in page
+    assert page.index('id="reports"') < page.index('id="status"')
+    assert "Weighed swabs in every birth." in page and "Huddles started on both units." in page
+    assert "June 2023" in page and "March 2023" in page and "BARTS_2023-11.csv" in page
+    # the site-wide change is on both measures' charts; the measure's change on its own chart only
+    pph = page[page.index('id="PPH1500"') :]
+    pph = pph[: pph.index("</section>")]
+    mh = page[page.index('id="MHBOOK"') :]
+    mh = mh[: mh.index("</section>")]
+    assert "Safety huddle every shift" in pph and "Safety huddle every shift" in mh
+    assert "Quantified blood loss" in pph and "Quantified blood loss" not in mh
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert index.index('href="LAN.html"') < index.index('href="BARTS.html"')  # the LAN first
+    assert "Barts Health NHS Trust" in index and "Learning and Action Network" in index
+    assert stats["charts_drawn"] == 4
+
+    # redrawn only when the data or the reports change: a new report redraws that site's charts only
+    before = (tmp_path / "index.html").stat().st_mtime_ns
+    write_site_pages(pts, _measures(), tmp_path, START, reports=_reports(), **kwargs)
+    assert stats["charts_drawn"] == 0 and (tmp_path / "index.html").stat().st_mtime_ns == before
+    more = pd.concat([_reports(), _reports().iloc[[1]].assign(month_start_date=date(2023, 9, 1))], ignore_index=True)
+    write_site_pages(pts, _measures(), tmp_path, START, reports=more, **kwargs)
+    assert stats["charts_drawn"] == 1  # BARTS PPH1500 only
+
+    # no reports table in the warehouse: no annotations, and the page says so
+    write_site_pages(pts, _measures(), tmp_path, START, reports=None, **kwargs)
+    assert "No monthly reports are published" in (tmp_path / "BARTS.html").read_text(encoding="utf-8")

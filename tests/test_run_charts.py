@@ -1,4 +1,5 @@
-"""publish.run_charts: IHI rules, baseline rules, and the vectorised engine checked against the 1-D functions.
+"""publish.run_charts: IHI rules, baseline rules, p charts, the sparse-series rule, and the vectorised engine checked
+against the 1-D test oracles (tests/oracles/).
 
 The peer vectors (qicharts2, NHSRplotthedots, nhspy) are in tests/test_run_charts_peers.py. This module checks:
 
@@ -23,16 +24,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from publish.run_charts import (
+    MIN_USEFUL_OBSERVATIONS,
     POINT_COLUMNS,
     SERIES_KEYS,
     build_run_chart_points,
-    ihi_astronomical,
-    ihi_shift,
-    ihi_trend,
-    ptd_spc,
-    qic,
-    runs_analysis,
+    p_chart_limits,
 )
+from tests.oracles.ihi import ihi_astronomical, ihi_shift, ihi_trend
+from tests.oracles.plotthedots import ptd_spc
+from tests.oracles.qicharts2 import qic, runs_analysis
 
 PROGRAMME_START = date(2023, 1, 1)
 
@@ -201,7 +201,7 @@ def test_build_centre_and_runs_equal_qic_run_chart():
     checked = 0
     for _i in range(40):
         y = rng.integers(0, 6, size=int(rng.integers(2, 61))).astype(float)
-        out = build_run_chart_points(_frame({_key(): list(y)}), PROGRAMME_START)
+        out = build_run_chart_points(_frame({_key(): list(y)}), PROGRAMME_START, sparse_rule=False)
         nb = int(out["n_baseline"].iloc[0])
         q = qic(y, chart="run", freeze=nb)
         assert out["centre_line"].iloc[0] == q["cl"].iloc[0]
@@ -323,7 +323,7 @@ def test_engine_matches_per_series_reference(series, base_idx, min_base):
         ref["ethnic_group"] = key[4]
         refs.append(ref)
     df = pd.concat(frames, ignore_index=True)
-    out = build_run_chart_points(df, baseline_end, min_baseline_points=min_base)
+    out = build_run_chart_points(df, baseline_end, min_baseline_points=min_base, sparse_rule=False)
     assert len(out) == len(df)
     ref = pd.concat(refs, ignore_index=True).sort_values("ethnic_group", kind="stable").reset_index(drop=True)
     out = out.reset_index(drop=True)
@@ -372,7 +372,7 @@ def test_engine_matches_reference_on_long_trending_series():
             tail = np.round(rng.normal(10, 2, 36))
         data[_key(group=f"G{i:02d}")] = list(np.concatenate([base, tail]))
     df = _frame(data, hib=True)
-    out = build_run_chart_points(df, PROGRAMME_START).reset_index(drop=True)
+    out = build_run_chart_points(df, PROGRAMME_START, sparse_rule=False).reset_index(drop=True)
     for _i, (key, vals) in enumerate(sorted(data.items())):
         ref = _reference(
             np.array(vals),
@@ -420,3 +420,101 @@ def test_build_national_scale_under_30_seconds():
     assert out.groupby(SERIES_KEYS).ngroups == n_series
     assert out[["centre_line", "xmr_lpl", "xmr_upl"]].notna().all().all()
     assert elapsed < 30, elapsed
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# p chart (qicharts2 chart = 'p') and the sparse-series rule
+# --------------------------------------------------------------------------------------------------------------------
+
+PEERS = Path(__file__).parent / "peers"
+
+
+@pytest.mark.parametrize("case_id", ["tbl_7.4_1", "ex_7.1_5"])
+def test_p_chart_limits_match_qicharts2_rows(case_id):
+    """Production p-chart limits against qicharts2's own rows: varying denominators (tbl_7.4_1), and a chart in two
+    parts with two excluded points (ex_7.1_5: each part's baseline is its included points)."""
+    exp = pd.read_csv(PEERS / "spc_qicharts2_expected_points.csv")
+    exp = exp[exp["case_id"] == case_id].reset_index(drop=True)
+    inputs = pd.read_csv(PEERS / "spc_qicharts2_inputs.csv")
+    tab = inputs[inputs["table"] == exp["input_table"].iloc[0]].sort_values("row").reset_index(drop=True)
+    assert len(tab) == len(exp) and (tab["x"].to_numpy() == exp["x"].to_numpy()).all()
+    checked = 0
+    for _, rows in exp.groupby("part"):
+        idx = rows.index.to_numpy()
+        baseline = rows["include"].to_numpy(dtype=bool)[None, :]
+        centre, lower, upper = p_chart_limits(
+            tab.loc[idx, "y"].to_numpy(dtype=float)[None, :], tab.loc[idx, "n"].to_numpy(dtype=float)[None, :], baseline
+        )
+        np.testing.assert_allclose(np.full(idx.size, centre[0]), rows["cl"].to_numpy(float), rtol=1e-12)
+        np.testing.assert_allclose(lower[0], rows["lcl"].to_numpy(float), rtol=1e-12)
+        np.testing.assert_allclose(upper[0], rows["ucl"].to_numpy(float), rtol=1e-12)
+        checked += idx.size
+    assert checked == {"tbl_7.4_1": 25, "ex_7.1_5": 94}[case_id]
+    assert exp["n"].nunique() > 1 or case_id == "ex_7.1_5"  # tbl_7.4_1 has varying denominators
+
+
+def _p_frame(num, den, multiplier=1000.0, start="2022-01-01"):
+    months = pd.date_range(start, periods=len(num), freq="MS")
+    num, den = np.asarray(num, float), np.asarray(den, float)
+    return pd.DataFrame(
+        {
+            **{c: v for c, v in zip(SERIES_KEYS, _key())},
+            "month_start_date": months,
+            "value": num / den * multiplier,
+            "numerator": num,
+            "denominator": den,
+            "multiplier": multiplier,
+            "chart_type": "p",
+            "higher_is_better": False,
+        }
+    )
+
+
+def test_build_p_chart_equals_qic_p_chart_with_the_baseline_frozen():
+    rng = np.random.default_rng(7)
+    den = rng.integers(12, 600, 24).astype(float)
+    num = rng.binomial(den.astype(int), 0.05).astype(float)
+    num[20] = den[20] * 0.5  # far above: outside the limits
+    out = build_run_chart_points(_p_frame(num, den), date(2023, 1, 1))
+    assert (out["chart_type"] == "p").all() and (out["n_baseline"] == 12).all()
+    q = qic(num, n=den, chart="p", freeze=12, multiply=1000)
+    np.testing.assert_allclose(out["control_centre_line"], q["cl"], rtol=1e-12)
+    np.testing.assert_allclose(out["lower_limit"], q["lcl"], rtol=1e-12)
+    np.testing.assert_allclose(out["upper_limit"], q["ucl"], rtol=1e-12)
+    assert out["sigma_signal"].tolist() == q["sigma_signal"].tolist()
+    assert out["sigma_signal"].iloc[20] and out["point_type"].iloc[20] == "special_cause_concern"
+    assert out["xmr_mean"].isna().all()  # no XmR limits on a p chart
+    assert out[["numerator", "denominator"]].to_numpy().tolist() == np.column_stack([num, den]).tolist()
+
+
+def test_build_p_chart_without_a_baseline_event_has_no_limits():
+    out = build_run_chart_points(_p_frame([0] * 12 + [1, 0, 2], [20] * 15), date(2023, 1, 1))
+    assert out["lower_limit"].isna().all() and out["upper_limit"].isna().all()
+    assert not out["sigma_signal"].any()
+    assert "no p-chart limits" in out["signal_note"].iloc[0]
+
+
+def test_sparse_series_raise_no_runs_signal():
+    # baseline median 0 (about 20 births a month, 0 to 2 events): without the rule, the months with an event form
+    # long runs "above the median" and 7 months of zero a "special cause"
+    num = [0, 2, 0, 0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 1, 2]
+    frame = _p_frame(num, [20] * 24, start="2023-01-01")
+    plain = build_run_chart_points(frame, date(2024, 1, 1), sparse_rule=False)
+    assert plain["ihi_shift"].any() or plain["runs_signal"].any()
+    out = build_run_chart_points(frame, date(2024, 1, 1))
+    assert (out["centre_line"] == 0).all()
+    assert not out["runs_signal"].any() and not out["ihi_shift"].any()
+    assert not out["ptd_special_cause_rule"].eq("seven_point_one_side").any()
+    assert out["signal_note"].str.startswith("Baseline median is 0").all()
+
+    # fewer than 10 useful observations (points not on the median): no runs signal either
+    few = _frame({_key(): [7, 7, 7, 7, 7, 7, 7, 6, 8, 6, 8, 7, 7, 7, 8, 9]}, start="2022-01-01")
+    out = build_run_chart_points(few, PROGRAMME_START)
+    assert out["n_useful"].iloc[0] < MIN_USEFUL_OBSERVATIONS
+    assert not out["runs_signal"].any() and not out["ihi_shift"].any()
+    assert out["signal_note"].iloc[0].startswith(f"Only {out['n_useful'].iloc[0]} useful observations")
+
+    # enough useful observations and a median above 0: the rules apply and the note is empty
+    rich = _frame({_key(): [10, 11, 9, 10, 12, 8, 10, 11, 9, 12, 8, 11] + [15] * 12}, start="2022-01-01")
+    out = build_run_chart_points(rich, PROGRAMME_START)
+    assert out["runs_signal"].all() and out["ihi_shift"].iloc[-1] and out["signal_note"].isna().all()

@@ -1,4 +1,6 @@
-"""publish.run_charts against the numbers printed or stored by the peer packages (see shared/reference/SOURCES.md).
+"""The test oracles (tests/oracles/: literal ports of qicharts2 and NHSRplotthedots) and production's `anhoej_limits`
+against the numbers printed or stored by the peer packages (see tests/peers/SOURCES.md). tests/test_run_charts.py then
+checks the production engine against these oracles, and its p-chart limits against qicharts2's rows directly.
 
 Covered, with the number of peer rows each test checks (the tests assert these counts):
 
@@ -22,7 +24,8 @@ Skipped, and why:
   not implemented. The maternity reports use qicharts2's default `method = 'anhoej'`.
 * No peer vector exists for qicharts2's 'run' chart itself. Its centre (the median of the baseline) is covered by
   tests/test_run_charts.py, and the runs analysis it feeds is the same code checked here on all 13 + 25 cases.
-* The qicharts2 `notes` column (free text attached to points) is not reproduced.
+* The qicharts2 `notes` column (free text attached to points): the charts annotate the sites' reported changes
+  instead (publish/charts.py).
 * The nhspy demo case's `relative_to_mean` uses nhspy's own convention (+1 if value >= mean). PTD uses sign(), which
   we follow, so that column is not compared. Its special-cause flags agree anyway.
 * IHI run-chart rules: none of the peers publishes vectors for them. They are tested in tests/test_run_charts.py
@@ -38,17 +41,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from publish.run_charts import (
-    anhoej_limits,
+from publish.run_charts import anhoej_limits
+from tests.oracles.plotthedots import (
     ptd_part_of_seven_trend,
     ptd_part_of_two_in_three,
     ptd_seven_point_one_side_mean,
     ptd_seven_point_trend,
     ptd_spc,
     ptd_two_in_three,
-    qic,
     xmr_limits,
 )
+from tests.oracles.qicharts2 import qic
 
 REF = Path(__file__).parent / "peers"
 

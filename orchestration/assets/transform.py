@@ -24,7 +24,19 @@ class LanDbtTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else "transform"
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=LanDbtTranslator(), project=dbt_project)
+# Models built on what the Python analysis assets write (schema `analysis`: run-chart rules, model fits). Those assets
+# read the marts and dbt then republishes their tables, so these models are a second dbt step after them: inside one
+# dbt multi-asset the dependency would be a cycle, which Dagster would break by running `dbt build` in pieces whose
+# relationship tests see half-built tables.
+ANALYSIS_MODELS = "source:analysis+"
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=LanDbtTranslator(),
+    project=dbt_project,
+    exclude=ANALYSIS_MODELS,
+)
 def lan_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome):
     """`dbt build`: models and their tests (unit and data); a failing test stops the models downstream of it.
 
@@ -34,6 +46,20 @@ def lan_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: 
     yield from dbt.cli(["build"], context=context, target_path=target).stream()
 
 
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=LanDbtTranslator(),
+    project=dbt_project,
+    select=ANALYSIS_MODELS,
+    name="lan_dbt_analysis_models",
+)
+def lan_dbt_analysis_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome):
+    """`dbt build` of the models that republish the analysis tables (staging view, marts table, their tests)."""
+    target = lan.settings.lan_home / "dbt" / "build_analysis"
+    yield from dbt.cli(["build"], context=context, target_path=target).stream()
+
+
 def model_key(name: str) -> dg.AssetKey:
-    """The asset key of dbt model `name`, as Dagster derives it (never spelt by hand)."""
+    """The asset key of dbt model `name`, as Dagster derives it (never spelt by hand); any model of the manifest,
+    whichever of the two dbt steps builds it."""
     return get_asset_key_for_model([lan_dbt_models], name)
