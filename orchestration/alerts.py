@@ -15,7 +15,8 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from ingest.settings import Settings
-from orchestration.assets.publish import dbt_docs, evaluation_release, quality_report, run_charts
+from orchestration.assets.charts import run_charts
+from orchestration.assets.publish import dbt_docs, evaluation_release, quality_report
 from orchestration.assets.status import submission_status_page
 from orchestration.resources import LanHome
 from publish.alerts import AlertConfig, AlertEvent, AlertOutcome, Ledger, raise_alerts
