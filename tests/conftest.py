@@ -79,3 +79,27 @@ def published(built_home) -> Callable[[str], list[tuple]]:
             con.close()
 
     return query
+
+
+def pytest_sessionstart(session) -> None:
+    """Parse the dbt project once if a clean clone has no manifest yet: importing the code location needs it."""
+    project = REPO_ROOT / "dbt_project"
+    if (project / "target" / "manifest.json").exists():
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as home:
+        subprocess.run(
+            [
+                str(Path(sys.executable).with_name("dbt")),
+                "parse",
+                "--project-dir",
+                str(project),
+                "--profiles-dir",
+                str(project),
+            ],
+            env=pipeline_env(Path(home)),
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
