@@ -1,25 +1,30 @@
-"""Readable quality reports, built with no internet access.
+"""Readable quality reports, built from the stored results, working with no internet access.
 
 * ``build_data_docs``: Great Expectations' own HTML Data Docs (index, one page per validation
-  result, one per suite) from the validation results of ``expectations.validate``. GX's pages load
-  Bootstrap, jQuery, bootstrap-table, Font Awesome and Vega from CDNs and its logo from S3, and the
-  GX package ships none of them; so every remote ``<link>``/``<script>``/``<img>`` and CSS ``url()``
-  is removed and each page instead loads two small local files written into ``static/offline/``:
-  a stylesheet covering the Bootstrap classes the pages use and a script standing in for the few
-  jQuery/Bootstrap/bootstrap-table calls they make (tables, tabs, collapsibles, row links).
-  GX's own static files (logo, favicon, fonts) are copied by GX and used from there.
-* ``validations_from_results``: GX validation results again from a results frame read back from
-  the warehouse (``raw.data_quality_results`` / ``marts.fct_data_quality_results``), by running
-  the same suites over frames rebuilt from the stored observed values and figures.
-* ``write_quality_report``: both of the above and the summary below under one folder.
+  result, one per suite). GX's page templates load Bootstrap 4.3.1, jQuery 3.7.1, popper.js
+  1.12.9, bootstrap-table 1.19.1 (its filter-control stylesheet from 1.19.0), bootstrap-datepicker
+  1.9.0, bootstrap-dark 1.1.0, Font Awesome 6.6.0 and Vega 5 / Vega-Lite 5 / vega-embed 6 from CDNs.
+  Exactly those files are vendored, with their licences, in ``expectations/static/vendor/`` (see
+  its ``SOURCES.md``); ``make_offline`` copies them beside the pages and points every CDN address
+  at the local copy (``CDN_FILES``). An address not in that map is refused, so a GX upgrade that
+  changes its templates fails loudly instead of producing pages that reach out to the internet.
+* ``validations_from_results``: GX validation results made from the results frame stored in the
+  warehouse (``raw.data_quality_results`` / ``marts.fct_data_quality_results``). Nothing is
+  validated again: GX validated each submission once, when it arrived, and the verdicts, observed
+  values and figures stored then are what the pages show. Every failing value is listed with the
+  site, month and measure (or ethnic group) it belongs to.
+* ``write_quality_report``: both of the above and the completeness summary under one folder;
+  nothing is rebuilt when the stored results are unchanged (a hash of the inputs is kept beside
+  the pages), and a site's summary page only when that site's results changed.
 * ``write_completeness_summary``: one self-contained HTML page per site (completeness by month x
   measure coloured against the threshold, a matplotlib chart embedded as PNG, the differential
-  flags) and an index page, from the results frame of ``validate_quality``.
+  flags) and an index page.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import json
@@ -27,11 +32,13 @@ import os
 import re
 import shutil
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
+import great_expectations as gx  # noqa: E402
 import pandas as pd  # noqa: E402
 from great_expectations.core import (  # noqa: E402
     ExpectationSuiteValidationResult,
@@ -45,7 +52,7 @@ from great_expectations.data_context.types.resource_identifiers import (  # noqa
 )
 
 from expectations import suites as S  # noqa: E402
-from expectations.validate import gx_context, run_suite  # noqa: E402
+from expectations.validate import gx_context  # noqa: E402
 
 
 def quality_dir(publish: Path) -> Path:
@@ -53,25 +60,59 @@ def quality_dir(publish: Path) -> Path:
     return Path(publish) / "quality"
 
 
-def gx_docs_dir(publish: Path) -> Path:
-    """GX Data Docs: ``<publish>/quality/gx``."""
-    return quality_dir(publish) / "gx"
-
-
 def completeness_dir(publish: Path) -> Path:
     """The completeness summary: ``<publish>/quality/completeness``."""
     return quality_dir(publish) / "completeness"
 
 
-#: How many unexpected values/rows a Data Docs page lists per expectation (the full lists live in
-#: the Problems and the results table; pages with a million rows would not open).
-DOCS_UNEXPECTED_SAMPLE = 20
+#: Bump when the pages' code changes, so that pages built by older code are rebuilt.
+REPORT_VERSION = "2"
 
-_REMOTE = r"""["']?\s*(?:https?:)?//"""
-_REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref\s*=\s*" + _REMOTE + r"[^>]*>", re.I)
-_REMOTE_SCRIPT = re.compile(r"<script\b[^>]*\bsrc\s*=\s*" + _REMOTE + r"[^>]*>\s*</script>", re.I)
-_REMOTE_IMG = re.compile(r"(<img\b[^>]*\bsrc\s*=\s*)([\"'])((?:https?:)?//[^\"']*)\2", re.I)
-_REMOTE_CSS_URL = re.compile(r"url\(\s*[\"']?(?:https?:)?//[^)]*\)", re.I)
+#: The vendored copies of the libraries GX's page templates load.
+VENDOR = Path(__file__).parent / "static" / "vendor"
+
+#: Every remote file GX 1.24.1's Data Docs templates load -> its vendored copy under ``VENDOR``.
+CDN_FILES: dict[str, str] = {
+    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": "bootstrap-4.3.1/dist/css/bootstrap.min.css",
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": "bootstrap-4.3.1/dist/js/bootstrap.min.js",
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery-3.7.1/dist/jquery.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "popper.js-1.12.9/dist/umd/popper.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": "bootstrap-table-1.19.1/dist/bootstrap-table.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": "bootstrap-table-1.19.1/dist/bootstrap-table.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js": (
+        "bootstrap-table-1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js"
+    ),
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css": (
+        "bootstrap-table-1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css"
+    ),
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css": (
+        "bootstrap-table-1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css"
+    ),
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css": (
+        "bootstrap-datepicker-1.9.0/dist/css/bootstrap-datepicker.min.css"
+    ),
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js": (
+        "bootstrap-datepicker-1.9.0/dist/js/bootstrap-datepicker.min.js"
+    ),
+    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css": (
+        "forevolve-bootstrap-dark-1.1.0/dist/css/bootstrap-prefers-dark.css"
+    ),
+    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": "fontawesome-free-6.6.0/css/all.min.css",
+    "https://cdn.jsdelivr.net/npm/vega@5": "vega-5.33.1/build/vega.min.js",
+    "https://cdn.jsdelivr.net/npm/vega-lite@5": "vega-lite-5.23.0/build/vega-lite.min.js",
+    "https://cdn.jsdelivr.net/npm/vega-embed@6": "vega-embed-6.29.0/build/vega-embed.min.js",
+}
+#: GX's logo and icons, which its navbar loads from S3; GX copies the same files into ``static/images``.
+_GX_IMAGES = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"
+
+#: How many unexpected rows a Data Docs page names per expectation at most (all of them in practice:
+#: a page lists every failing site-month; the cap keeps a page openable if a whole network fails).
+DOCS_UNEXPECTED_LIMIT = 5000
+
+_ASSET_TAG = re.compile(r"<(?:link|script|img)\b[^>]*>", re.I)
+_REMOTE_ATTR = re.compile(r"""(\b(?:href|src)\s*=\s*)(["'])((?:https?:)?//[^"']*)\2""", re.I)
+_SRI_ATTR = re.compile(r"""\s+(?:integrity|crossorigin)\s*=\s*(["'])[^"']*\1""", re.I)
+_GX_CSS_IMAGE = re.compile(r"""url\(\s*(["']?)""" + re.escape(_GX_IMAGES) + r"""([^"')?]+)[^)]*\)""", re.I)
 _LOCAL_STATIC = re.compile(r"""((?:href|src)\s*=\s*["'])(?:\.\./)*static/""", re.I)
 #: For tests and callers: what must not remain in an offline page.
 REMOTE_ASSET = re.compile(
@@ -84,23 +125,6 @@ REMOTE_ASSET = re.compile(
 # --------------------------------------------------------------------------------------------
 # GX Data Docs
 # --------------------------------------------------------------------------------------------
-
-
-def _trim(result: ExpectationValidationResult) -> ExpectationValidationResult:
-    """A copy keeping only GX's partial (sample) lists of unexpected values and rows."""
-    trimmed = dict(result.result or {})
-    for key in ("unexpected_list", "unexpected_index_list", "unexpected_index_query"):
-        trimmed.pop(key, None)
-    for key in ("partial_unexpected_list", "partial_unexpected_index_list", "partial_unexpected_counts"):
-        if isinstance(trimmed.get(key), list):
-            trimmed[key] = trimmed[key][:DOCS_UNEXPECTED_SAMPLE]
-    return ExpectationValidationResult(
-        success=result.success,
-        expectation_config=result.expectation_config,
-        result=trimmed,
-        meta=result.meta,
-        exception_info=result.exception_info,
-    )
 
 
 def _as_mapping(validations) -> dict[str, ExpectationSuiteValidationResult]:
@@ -121,9 +145,9 @@ def build_data_docs(
     """Build GX Data Docs for the given validation results into ``dest`` and make every page work
     offline; return ``dest/index.html``.
 
-    ``validations`` maps a label (the suite name, say) to a result, as
-    ``QualityCheck.validations`` does, or is an iterable of results, or one result. ``dest`` is
-    owned by this function: its previous index, pages and static files are replaced.
+    ``validations`` maps a label (the suite name, say) to a result, or is an iterable of results,
+    or one result. ``dest`` is owned by this function: its previous index, pages and static files
+    are replaced.
     """
     dest = Path(dest).resolve()
     dest.mkdir(parents=True, exist_ok=True)
@@ -143,20 +167,13 @@ def build_data_docs(
             expectations = [r.expectation_config.to_domain_obj() for r in validation.results]
             context.suites.add(ExpectationSuite(name=name, expectations=expectations, notes=f"LAN suite {name}"))
         run_id = RunIdentifier(run_name=run_name, run_time=run_time)
-        trimmed = ExpectationSuiteValidationResult(
-            success=validation.success,
-            results=[_trim(r) for r in validation.results],
-            suite_name=name,
-            suite_parameters=validation.suite_parameters,
-            statistics=validation.statistics,
-            meta={**(validation.meta or {}), "run_id": run_id},
-        )
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=name),
             run_id=run_id,
             batch_identifier=re.sub(r"[^A-Za-z0-9_.-]+", "_", label),
         )
-        context.validation_results_store.set(key, trimmed)
+        validation.meta = {**(validation.meta or {}), "run_id": run_id}
+        context.validation_results_store.set(key, validation)
 
     site = "lan_quality"
     context.add_data_docs_site(
@@ -173,253 +190,51 @@ def build_data_docs(
     return dest / "index.html"
 
 
+def _css_image(match: re.Match, prefix: str, images: Path) -> str:
+    """A CSS ``url()`` of GX's S3 images, local when GX ships the image; else ``none`` (the dark-mode
+    logo, the only one GX does not ship: dark mode then shows no logo)."""
+    name = match.group(2)
+    return f"url('{prefix}{name}')" if (images / name).exists() else "none"
+
+
 def make_offline(site: Path) -> list[Path]:
-    """Rewrite every HTML page under ``site`` so that it loads nothing from the network."""
+    """Copy the vendored libraries to ``site/static/vendor`` and point every page's CDN links at them.
+
+    The ``integrity``/``crossorigin`` attributes GX sets on two CDN scripts are dropped: a browser
+    refuses a ``crossorigin`` script from a ``file://`` page; the vendored files are those very
+    bytes (tests/test_expectations_docs.py checks them against GX's sha384 hashes)."""
     site = Path(site)
-    offline = site / "static" / "offline"
-    offline.mkdir(parents=True, exist_ok=True)
-    (offline / "lan-offline.css").write_text(_OFFLINE_CSS, encoding="utf-8")
-    (offline / "lan-offline.js").write_text(_OFFLINE_JS, encoding="utf-8")
+    shutil.copytree(VENDOR, site / "static" / "vendor", dirs_exist_ok=True)
     images = site / "static" / "images"
-    for css in site.rglob("*.css"):  # GX copies its stylesheet templates; pages inline them
-        css.write_text(_REMOTE_CSS_URL.sub("none", css.read_text(encoding="utf-8")), encoding="utf-8")
+    for css in (site / "static" / "styles").rglob("*.css"):  # GX's stylesheet templates (pages inline them too)
+        text = css.read_text(encoding="utf-8")
+        css.write_text(_GX_CSS_IMAGE.sub(lambda m: _css_image(m, "../images/", images), text), encoding="utf-8")
     pages = sorted(site.rglob("*.html"))
     for page in pages:
         root = os.path.relpath(site, page.parent).replace(os.sep, "/")
         root = "" if root == "." else root + "/"
-        text = page.read_text(encoding="utf-8")
-        text = _REMOTE_LINK.sub("", text)
-        text = _REMOTE_SCRIPT.sub("", text)
 
-        def local_image(match: re.Match) -> str:
-            name = Path(match.group(3).split("?")[0]).name
-            local = f"{root}static/images/{name}" if (images / name).exists() else ""  # noqa: B023 (used within the iteration)
-            return f"{match.group(1)}{match.group(2)}{local}{match.group(2)}"
+        def local(match: re.Match) -> str:
+            url = match.group(3)
+            if url in CDN_FILES:
+                path = f"{root}static/vendor/{CDN_FILES[url]}"  # noqa: B023 (used within the iteration)
+            elif url.startswith(_GX_IMAGES) and (images / url[len(_GX_IMAGES) :].split("?")[0]).exists():
+                path = f"{root}static/images/{url[len(_GX_IMAGES) :].split('?')[0]}"  # noqa: B023
+            else:
+                raise ValueError(f"Data Docs page {page.name} loads {url}, which is not vendored (see CDN_FILES)")  # noqa: B023
+            return f"{match.group(1)}{match.group(2)}{path}{match.group(2)}"
 
-        text = _REMOTE_IMG.sub(local_image, text)
-        text = _REMOTE_CSS_URL.sub("none", text)
+        def offline_tag(match: re.Match) -> str:
+            tag = match.group(0)
+            if not _REMOTE_ATTR.search(tag):
+                return tag
+            return _SRI_ATTR.sub("", _REMOTE_ATTR.sub(local, tag))  # noqa: B023
+
+        text = _ASSET_TAG.sub(offline_tag, page.read_text(encoding="utf-8"))
+        text = _GX_CSS_IMAGE.sub(lambda m: _css_image(m, f"{root}static/images/", images), text)  # noqa: B023
         text = _LOCAL_STATIC.sub(lambda m: f"{m.group(1)}{root}static/", text)  # noqa: B023 (GX miscounts depth)
-        head = (
-            f'<link rel="stylesheet" href="{root}static/offline/lan-offline.css">\n'
-            f'<script src="{root}static/offline/lan-offline.js"></script>\n'
-        )
-        text = text.replace("</head>", head + "</head>", 1)
         page.write_text(text, encoding="utf-8")
     return pages
-
-
-_OFFLINE_CSS = """/* Offline stand-in for the Bootstrap 4 / bootstrap-table / Font Awesome classes GX Data Docs use. */
-*,*::before,*::after{box-sizing:border-box}
-body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;font-size:.95rem;line-height:1.5;color:#212529;background:#fff}
-a{color:#0062cc;text-decoration:none}a:hover{text-decoration:underline}
-h1,h2,h3,h4,h5,h6,.h6{margin:.4rem 0 .5rem;font-weight:500;line-height:1.2}
-.container-fluid{width:100%;padding:0 15px}
-.row{display:flex;flex-wrap:wrap;margin:0 -15px}
-[class*="col-"]{position:relative;width:100%;padding:0 15px}
-@media (min-width:768px){.col-md-2{flex:0 0 16.66%;max-width:16.66%}.col-md-10{flex:0 0 83.33%;max-width:83.33%}
- .col-md-6{flex:0 0 50%;max-width:50%}.col-md-4{flex:0 0 33.33%;max-width:33.33%}.col-md-8{flex:0 0 66.66%;max-width:66.66%}
- .col-md-12{flex:0 0 100%;max-width:100%}.d-md-block{display:block!important}.d-md-inline-flex{display:inline-flex!important}}
-.col-12{flex:0 0 100%;max-width:100%}.col-6{flex:0 0 50%;max-width:50%}
-.d-none{display:none!important}.d-flex{display:flex!important}.d-block{display:block!important}
-.flex-column{flex-direction:column}.align-items-center{align-items:center}.justify-content-center{justify-content:center}
-.float-left{float:left}.mr-auto{margin-right:auto}.h-100{height:100%}.invisible{visibility:hidden}
-.sticky-top{position:sticky;top:0;z-index:10}.fixed-bottom{position:fixed;bottom:0;left:0;right:0}
-.navbar{display:flex;align-items:center;padding:.5rem 1rem;background:#fff}.navbar-brand{display:inline-block;margin-right:1rem}
-.border{border:1px solid #dee2e6}.border-bottom{border-bottom:1px solid #dee2e6}.border-info{border-color:#17a2b8}
-.rounded{border-radius:.25rem}.rounded-0{border-radius:0}
-.card{position:relative;display:flex;flex-direction:column;background:#fff;border:1px solid rgba(0,0,0,.125);border-radius:.25rem;margin-bottom:1rem}
-.card-header{padding:.6rem 1.1rem;background:rgba(0,0,0,.03);border-bottom:1px solid rgba(0,0,0,.125)}
-.card-body{padding:1rem 1.1rem}.card-text{margin:0}
-.table{width:100%;margin-bottom:1rem;border-collapse:collapse;color:#212529}
-.table th,.table td{padding:.45rem .6rem;vertical-align:top;border-top:1px solid #dee2e6;text-align:left}
-.table thead th{vertical-align:bottom;border-bottom:2px solid #dee2e6}
-.table-sm th,.table-sm td{padding:.25rem .4rem}.table-bordered,.table-bordered th,.table-bordered td{border:1px solid #dee2e6}
-.table-responsive{display:block;width:100%;overflow-x:auto}
-.lan-table th[data-sort]{cursor:pointer;white-space:nowrap}.lan-table tr.lan-link{cursor:pointer}.lan-table tr.lan-link:hover{background:#f1f5fb}
-.lan-search{margin:.3rem 0;padding:.25rem .5rem;border:1px solid #ced4da;border-radius:.2rem;min-width:16rem}
-.badge{display:inline-block;padding:.25em .45em;font-size:75%;font-weight:700;line-height:1;border-radius:.25rem;color:#fff;background:#6c757d}
-.badge-secondary{background:#6c757d}.badge-info{background:#17a2b8}.badge-success{background:#28a745}.badge-danger{background:#dc3545}
-.alert{position:relative;padding:.75rem 1.25rem;margin-bottom:1rem;border:1px solid transparent;border-radius:.25rem}
-.alert-secondary{background:#e2e3e5;border-color:#d6d8db}.alert-info{background:#d1ecf1;border-color:#bee5eb}.alert-heading{color:inherit}
-.close{float:right;background:none;border:0;font-size:1.3rem;cursor:pointer}
-.btn{display:inline-block;padding:.3rem .7rem;border:1px solid transparent;border-radius:.25rem;cursor:pointer;font-size:.9rem;background:#e9ecef}
-.btn-sm{padding:.2rem .5rem;font-size:.8rem}.btn-primary{background:#007bff;color:#fff}.btn-primary.active{background:#0056b3}
-.btn-secondary{background:#6c757d;color:#fff}.btn-group{display:inline-flex}
-.nav{display:flex;flex-wrap:wrap;padding:0;margin:0;list-style:none}.nav-tabs{border-bottom:1px solid #dee2e6;display:flex;list-style:none;padding:0;margin:0}
-.nav-item{list-style:none}.nav-link{display:block;padding:.5rem 1rem}.nav-tabs .nav-link{border:1px solid transparent;border-top-left-radius:.25rem;border-top-right-radius:.25rem;margin-bottom:-1px}
-.nav-tabs .nav-link.active{color:#495057;background:#fff;border-color:#dee2e6 #dee2e6 #fff}.nav-pills .nav-link.active{background:#007bff;color:#fff;border-radius:.25rem}
-.tab-content>.tab-pane{display:none}.tab-content>.active{display:block}
-.collapse:not(.show){display:none}.fade:not(.show){opacity:1}
-.breadcrumb{display:flex;flex-wrap:wrap;padding:.5rem 1rem;margin:0;list-style:none;background:#e9ecef;border-radius:.25rem}
-.breadcrumb-item+.breadcrumb-item::before{content:"/";padding:0 .5rem;color:#6c757d}
-.list-group{display:flex;flex-direction:column;padding:0;margin:0}.list-group-item{padding:.5rem 1rem;border:1px solid rgba(0,0,0,.125)}
-.lead{font-size:1.15rem;font-weight:300}.text-center{text-align:center}.text-danger{color:#dc3545}.text-success{color:#28a745}
-.text-muted{color:#6c757d}.bg-light{background:#f8f9fa}
-.m-0{margin:0!important}.m-1{margin:.25rem!important}.m-2{margin:.5rem!important}.mt-0{margin-top:0!important}.mt-1{margin-top:.25rem!important}.mt-3{margin-top:1rem!important}
-.mb-0{margin-bottom:0!important}.mb-1{margin-bottom:.25rem!important}.mb-2{margin-bottom:.5rem!important}.mb-3{margin-bottom:1rem!important}.mb-4{margin-bottom:1.5rem!important}
-.ml-1{margin-left:.25rem!important}.ml-2{margin-left:.5rem!important}.mr-0{margin-right:0!important}.mr-2{margin-right:.5rem!important}
-.p-0{padding:0!important}.p-1{padding:.25rem!important}.p-2{padding:.5rem!important}.p-3{padding:1rem!important}.px-0{padding-left:0!important;padding-right:0!important}
-.pt-0{padding-top:0!important}.pt-4{padding-top:1.5rem!important}.pb-0{padding-bottom:0!important}.pb-1{padding-bottom:.25rem!important}.pb-4{padding-bottom:1.5rem!important}
-.pl-5{padding-left:2rem!important}.pr-3{padding-right:1rem!important}.pr-5{padding-right:2rem!important}
-.fas,.far,.fa{font-style:normal;display:inline-block}
-.fa-times::before{content:"\\2717";color:#dc3545;font-weight:700}.fa-check::before,.fa-check-circle::before{content:"\\2713";color:#28a745;font-weight:700}
-.fa-question-circle::before{content:"?"}.fa-info-circle::before{content:"i"}.fa-exclamation-triangle::before{content:"!"}
-.cooltip .top{display:none}.cooltip:hover .top{display:block;position:absolute;background:#fff;border:1px solid #ccc;padding:.4rem;white-space:pre;z-index:20;font-size:.8rem}
-.lan-offline-note{font-size:.8rem;color:#6c757d;padding:.3rem 1rem}
-"""
-
-_OFFLINE_JS = r"""/* Offline stand-in for the jQuery / Bootstrap / bootstrap-table calls in GX Data Docs pages.
-   Supports: $(selector|element|document|function), .ready .each .parent .fadeIn .fadeOut
-   .addClass .removeClass .modal .on .data .attr .prepend and .bootstrapTable({columns, data, ...})
-   (sortable, searchable plain table; rows link to their page), data-toggle="collapse|tab|buttons". */
-(function () {
-  "use strict";
-  function Q(nodes) { this.nodes = nodes; this.length = nodes.length; }
-  function ready(fn) {
-    if (document.readyState !== "loading") { fn(); } else { document.addEventListener("DOMContentLoaded", fn); }
-  }
-  function $(arg) {
-    if (typeof arg === "function") { ready(arg); return new Q([]); }
-    if (arg instanceof Q) { return arg; }
-    if (arg === document || arg === window || (arg && arg.nodeType)) { return new Q([arg]); }
-    if (typeof arg === "string") {
-      var s = arg.trim();
-      if (s.charAt(0) === "<") { var t = document.createElement("template"); t.innerHTML = s; return new Q(Array.prototype.slice.call(t.content.childNodes)); }
-      try { return new Q(Array.prototype.slice.call(document.querySelectorAll(s))); } catch (e) { return new Q([]); }
-    }
-    return new Q([]);
-  }
-  var P = Q.prototype;
-  P.each = function (fn) { this.nodes.forEach(function (n, i) { fn.call(n, i, n); }); return this; };
-  P.ready = function (fn) { ready(fn); return this; };
-  P.parent = function () { return new Q(this.nodes.map(function (n) { return n.parentElement; }).filter(Boolean)); };
-  P.fadeIn = function () { return this.each(function (i, n) { n.style.display = ""; }); };
-  P.fadeOut = function () { return this.each(function (i, n) { n.style.display = "none"; }); };
-  P.show = P.fadeIn; P.hide = P.fadeOut;
-  P.addClass = function (c) { return this.each(function (i, n) { n.classList.add(c); }); };
-  P.removeClass = function (c) { return this.each(function (i, n) { n.classList.remove(c); }); };
-  P.modal = function () { return this; };
-  P.tooltip = P.modal; P.popover = P.modal; P.alert = P.modal;
-  P.attr = function (k) { return this.nodes.length ? this.nodes[0].getAttribute(k) : undefined; };
-  P.data = function (k) { return this.attr("data-" + k); };
-  P.on = function (event, fn) {
-    var name = String(event).split(".")[0];
-    return this.each(function (i, n) {
-      if (event === "click-row.bs.table") { (n.lanRowHandlers = n.lanRowHandlers || []).push(fn); }
-      else { n.addEventListener(name, fn); }
-    });
-  };
-  P.prepend = function (html) {
-    return this.each(function (i, n) { n.insertAdjacentHTML("afterbegin", String(html)); });
-  };
-  P.bootstrapTable = function (options) {
-    if (!options || typeof options !== "object") { return this; }
-    return this.each(function (i, n) { renderTable(n, options); });
-  };
-
-  function text(value) { return value === null || value === undefined ? "" : String(value); }
-  function renderTable(table, o) {
-    var columns = o.columns || [], rows = (o.data || []).slice(), sortKey = null, desc = false;
-    table.classList.add("lan-table");
-    if (o.sortName) {
-      sortKey = o.sortName;
-      columns.forEach(function (c) { if (c.field === o.sortName && c.sortName) { sortKey = c.sortName; } });
-      desc = o.sortOrder === "desc";
-    }
-    var search = null;
-    if (o.search === "true" || o.search === true) {
-      search = document.createElement("input");
-      search.type = "search"; search.placeholder = "Search"; search.className = "lan-search";
-      table.parentNode.insertBefore(search, table);
-      search.addEventListener("input", draw);
-    }
-    function draw() {
-      var needle = search ? search.value.toLowerCase() : "";
-      var data = rows.slice();
-      if (sortKey) {
-        data.sort(function (a, b) {
-          var x = a[sortKey], y = b[sortKey];
-          var r = (typeof x === "number" && typeof y === "number") ? x - y : text(x).localeCompare(text(y));
-          return desc ? -r : r;
-        });
-      }
-      var thead = document.createElement("thead"), tr = document.createElement("tr");
-      columns.forEach(function (c) {
-        var th = document.createElement("th");
-        th.textContent = text(c.title);
-        if (c.sortable === "true" || c.sortable === true) {
-          th.setAttribute("data-sort", c.sortName || c.field);
-          th.textContent += (sortKey === (c.sortName || c.field)) ? (desc ? " \u25BC" : " \u25B2") : "";
-          th.addEventListener("click", function () {
-            var k = c.sortName || c.field;
-            desc = sortKey === k ? !desc : false; sortKey = k; draw();
-          });
-        }
-        tr.appendChild(th);
-      });
-      thead.appendChild(tr);
-      var tbody = document.createElement("tbody");
-      data.forEach(function (row) {
-        var r = document.createElement("tr");
-        columns.forEach(function (c) {
-          var td = document.createElement("td");
-          td.innerHTML = text(row[c.field]);
-          if (c.align) { td.style.textAlign = c.align; }
-          r.appendChild(td);
-        });
-        if (needle && r.textContent.toLowerCase().indexOf(needle) < 0) { return; }
-        if (row._table_row_link_path) {
-          r.classList.add("lan-link");
-          r.setAttribute("data-href", row._table_row_link_path);
-          r.addEventListener("click", function (e) {
-            if (e.target.closest("a")) { return; }
-            var handlers = table.lanRowHandlers || [];
-            if (handlers.length) { handlers.forEach(function (h) { h(e, row, new Q([r])); }); }
-            else { window.location = row._table_row_link_path; }
-          });
-        }
-        tbody.appendChild(r);
-      });
-      table.innerHTML = "";
-      table.appendChild(thead);
-      table.appendChild(tbody);
-    }
-    draw();
-  }
-
-  document.addEventListener("click", function (e) {
-    var el = e.target.closest ? e.target.closest("[data-toggle]") : null;
-    if (!el) { return; }
-    var kind = el.getAttribute("data-toggle");
-    var target = el.getAttribute("data-target") || el.getAttribute("href");
-    if (kind === "collapse") {
-      e.preventDefault();
-      var body = target ? document.querySelector(target) : null;
-      if (body) { body.classList.toggle("show"); el.setAttribute("aria-expanded", body.classList.contains("show")); }
-    } else if (kind === "tab" || kind === "pill") {
-      e.preventDefault();
-      var list = el.closest("ul, nav");
-      if (list) { list.querySelectorAll("[data-toggle]").forEach(function (a) { a.classList.remove("active"); }); }
-      el.classList.add("active");
-      var pane = target ? document.querySelector(target) : null;
-      if (pane && pane.parentElement) {
-        Array.prototype.forEach.call(pane.parentElement.children, function (p) { p.classList.remove("active", "show"); });
-        pane.classList.add("active", "show");
-      }
-    } else if (kind === "buttons") {
-      var label = e.target.closest("label");
-      if (label) { el.querySelectorAll("label").forEach(function (l) { l.classList.remove("active"); }); label.classList.add("active"); }
-    }
-  });
-
-  window.$ = window.jQuery = $;
-  window.vegaEmbed = function (selector) {
-    var n = document.querySelector(selector);
-    if (n) { n.textContent = "(chart not shown: Data Docs are built to work offline)"; }
-    return Promise.resolve();
-  };
-})();
-"""
 
 
 # --------------------------------------------------------------------------------------------
@@ -514,13 +329,74 @@ def _flag_rows(flags: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def write_completeness_summary(results: pd.DataFrame, dest: Path) -> Path:
+def _write_site_page(
+    site: str,
+    values: pd.DataFrame,
+    success: pd.DataFrame,
+    site_flags: pd.DataFrame,
+    flagged_months: int,
+    threshold: float,
+    page_path: Path,
+    legend: str,
+    generated: str,
+) -> None:
+    """One site's page and its chart (PNG beside the page, and embedded in it)."""
+    measures = list(values.columns)
+    png = _chart_png(site, values, threshold)
+    page_path.with_suffix(".png").write_bytes(png)
+    body = []
+    for month, row in values.iterrows():
+        cells = "".join(
+            f'<td class="{_cell_class(row[m], bool(success.at[month, m]) if pd.notna(success.at[month, m]) else True, threshold)}">'
+            f"{_pct(row[m])}</td>"
+            for m in measures
+        )
+        body.append(f"<tr><th class=l>{pd.Timestamp(month):%Y-%m}</th>{cells}</tr>")
+    flag_table = (
+        "<table><tr><th class=l>month</th><th class=l>rule</th><th class=l>group / measure</th>"
+        f"<th>gap</th><th class=l>figures</th></tr>{_flag_rows(site_flags)}</table>"
+        if len(site_flags)
+        else "<p class=muted>None.</p>"
+    )
+    page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>{html.escape(site)}: ethnicity completeness</title><style>{_PAGE_CSS}</style></head><body>
+<p><a href="index.html">&larr; all sites</a></p>
+<h1>{html.escape(site)}: ethnicity completeness</h1>
+<p class="lede">Share of each month's and measure's denominator whose ethnic category is known
+(not Z “Not stated”, not 99 “Not known”). Below {threshold:.0%} the site-month is loaded but flagged.
+{flagged_months} of {len(values)} months flagged.</p>
+<img class="chart" alt="completeness over time per measure, threshold {threshold:.0%}"
+ src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">
+<h2>By month and measure</h2>{legend}
+<table><tr><th class=l>month</th>{"".join(f"<th>{html.escape(str(m))}</th>" for m in measures)}</tr>
+{"".join(body)}</table>
+<h2>Differential completeness flags</h2>
+<p class="lede">An ethnic group whose numerators or denominators go missing {S.GROUP_MISSING_MARGIN * 100:.0f}
+percentage points or more often than for the site-month's other groups (judged with {S.GROUP_MIN_MISSING_CELLS}+ empty
+cells), or a measure whose completeness is {S.MEASURE_OUTLIER_MARGIN * 100:.0f} percentage points or more below the
+median of the site-month's other measures.</p>
+{flag_table}
+<p class="muted">Generated {generated} from the Great Expectations results.</p>
+</body></html>"""
+    page_path.write_text(page, encoding="utf-8")
+
+
+def write_completeness_summary(results: pd.DataFrame, dest: Path) -> tuple[Path, int]:
     """Write ``dest/index.html`` and ``dest/site_<SITE>.html`` (+ ``.png`` chart, also embedded)
-    from a ``validate_quality`` results frame; return the index path. When the frame holds several
-    submissions of a site-month, the newest (``validated_at``, else the last row) is shown."""
+    from a ``validate_quality`` results frame; return the index path and how many site pages were
+    written. When the frame holds several submissions of a site-month, the newest (``validated_at``,
+    else the last row) is shown. A site page whose results hash as at the last build
+    (``dest/.pages.json``) is kept as it is."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     results = latest_results(results)
+    hashes_path = dest / ".pages.json"
+    try:
+        previous = json.loads(hashes_path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        previous = {}
+    hashes: dict[str, str] = {}
+    written = 0
     comp = results.loc[results["rule"] == S.ETHNICITY_COMPLETENESS].copy()
     comp = comp.drop_duplicates(["site_code", "month_start_date", "measure_code"], keep="last")
     thresholds = comp["threshold"].dropna()
@@ -542,46 +418,13 @@ def write_completeness_summary(results: pd.DataFrame, dest: Path) -> Path:
         sc = comp.loc[comp["site_code"] == site]
         values = sc.pivot(index="month_start_date", columns="measure_code", values="observed_value").sort_index()
         success = sc.pivot(index="month_start_date", columns="measure_code", values="success").reindex_like(values)
-        measures = list(values.columns)
-        png = _chart_png(site, values, threshold)
-        (dest / f"site_{_safe(site)}.png").write_bytes(png)
-        body = []
-        for month, row in values.iterrows():
-            cells = "".join(
-                f'<td class="{_cell_class(row[m], bool(success.at[month, m]) if pd.notna(success.at[month, m]) else True, threshold)}">'
-                f"{_pct(row[m])}</td>"
-                for m in measures
-            )
-            body.append(f"<tr><th class=l>{pd.Timestamp(month):%Y-%m}</th>{cells}</tr>")
         site_flags = flags.loc[flags["site_code"] == site]
         flagged_months = sc.loc[~sc["success"].astype(bool), "month_start_date"].nunique()
-        flag_table = (
-            "<table><tr><th class=l>month</th><th class=l>rule</th><th class=l>group / measure</th>"
-            f"<th>gap</th><th class=l>figures</th></tr>{_flag_rows(site_flags)}</table>"
-            if len(site_flags)
-            else "<p class=muted>None.</p>"
-        )
-        page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
-<title>{html.escape(site)}: ethnicity completeness</title><style>{_PAGE_CSS}</style></head><body>
-<p><a href="index.html">&larr; all sites</a></p>
-<h1>{html.escape(site)}: ethnicity completeness</h1>
-<p class="lede">Share of each month's and measure's denominator whose ethnic category is known
-(not Z “Not stated”, not 99 “Not known”). Below {threshold:.0%} the site-month is loaded but flagged.
-{flagged_months} of {len(values)} months flagged.</p>
-<img class="chart" alt="completeness over time per measure, threshold {threshold:.0%}"
- src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">
-<h2>By month and measure</h2>{legend}
-<table><tr><th class=l>month</th>{"".join(f"<th>{html.escape(str(m))}</th>" for m in measures)}</tr>
-{"".join(body)}</table>
-<h2>Differential completeness flags</h2>
-<p class="lede">An ethnic group whose numerators or denominators go missing {S.GROUP_MISSING_MARGIN * 100:.0f}
-percentage points or more often than for the site-month's other groups (judged with {S.GROUP_MIN_MISSING_CELLS}+ empty
-cells), or a measure whose completeness is {S.MEASURE_OUTLIER_MARGIN * 100:.0f} percentage points or more below the
-median of the site-month's other measures.</p>
-{flag_table}
-<p class="muted">Generated {generated} from the Great Expectations results.</p>
-</body></html>"""
-        (dest / f"site_{_safe(site)}.html").write_text(page, encoding="utf-8")
+        hashes[site] = inputs_hash(pd.concat([sc, site_flags]), threshold)
+        page_path = dest / f"site_{_safe(site)}.html"
+        if previous.get(site) != hashes[site] or not page_path.exists():
+            _write_site_page(site, values, success, site_flags, flagged_months, threshold, page_path, legend, generated)
+            written += 1
         worst = sc.loc[sc["observed_value"].idxmin()] if sc["observed_value"].notna().any() else None
         latest = values.index.max()
         latest_min = values.loc[latest].min() if len(values) else None
@@ -612,7 +455,8 @@ within a site-month. Open a site for its months, measures and chart.</p>
 </body></html>"""
     path = dest / "index.html"
     path.write_text(index, encoding="utf-8")
-    return path
+    hashes_path.write_text(json.dumps(hashes, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return path, written
 
 
 # --------------------------------------------------------------------------------------------
@@ -647,66 +491,164 @@ def _most_common(values: pd.Series, default: float) -> float:
     return float(values.mode().iloc[0]) if len(values) else float(default)
 
 
-def validations_from_results(results: pd.DataFrame) -> dict[str, ExpectationSuiteValidationResult]:
-    """Run the quality suites again, in GX, over frames rebuilt from a results frame: the observed
-    value and the figures in ``details`` are all the suites look at, so GX reaches the stored
-    verdicts and can render them. Thresholds are the ones stored with the results."""
-    frame = latest_results(results)
-    plan = [
-        (
-            S.ETHNICITY_COMPLETENESS,
-            "completeness",
-            "measure_code",
-            lambda t: S.completeness_suite(t),
-            S.DEFAULT_COMPLETENESS_THRESHOLD,
-        ),
-        (
+@dataclass(frozen=True)
+class _Plan:
+    rule: str
+    column: str  # the column the expectation is about (GX's domain)
+    by: str  # what names the check besides site and month: measure_code or ethnic_group
+    by_label: str
+    condition: str | None  # the row condition's column in the details and its minimum (GX row_condition)
+    minimum: int
+    worst_first_descending: bool  # differential gaps: largest first; completeness: lowest first
+
+
+_PLANS = (
+    (_Plan(S.ETHNICITY_COMPLETENESS, "completeness", "measure_code", "measure", None, 0, False), S.completeness_suite),
+    (
+        _Plan(
             S.DIFFERENTIAL_MISSING_BY_GROUP,
             "missing_gap",
             "ethnic_group",
-            lambda t: S.group_differential_suite(t),
-            S.GROUP_MISSING_MARGIN,
+            "ethnic group",
+            "n_missing",
+            S.GROUP_MIN_MISSING_CELLS,
+            True,
         ),
-        (
+        S.group_differential_suite,
+    ),
+    (
+        _Plan(
             S.MEASURE_COMPLETENESS_OUTLIER,
             "shortfall",
             "measure_code",
-            lambda t: S.measure_differential_suite(t),
-            S.MEASURE_OUTLIER_MARGIN,
+            "measure",
+            "n_other_measures",
+            S.MEASURE_MIN_OTHER_MEASURES,
+            True,
         ),
-    ]
-    context = gx_context()
+        S.measure_differential_suite,
+    ),
+)
+
+
+def _validation(part: pd.DataFrame, plan: _Plan, suite: gx.ExpectationSuite) -> ExpectationSuiteValidationResult:
+    """GX's validation result for the stored rows of one rule, as GX returned it when it validated them
+    (COMPLETE format), with each unexpected value identified by site, month and measure or group."""
+    [expectation] = suite.expectations
+    observed = part["observed_value"].astype("float64")
+    judged = observed.notna()
+    if plan.condition is not None:
+        figures = _details_frame(part["details"])
+        counts = pd.to_numeric(figures.get(plan.condition, pd.Series(0, index=part.index)), errors="coerce")
+        judged &= counts.fillna(0).to_numpy() >= plan.minimum
+    failed = part.loc[~part["success"].astype(bool)].copy()
+    failed["_value"] = failed["observed_value"].astype("float64").round(4)
+    failed = failed.sort_values(["_value", "site_code", "month_start_date"], ascending=not plan.worst_first_descending)
+    failed = failed.head(DOCS_UNEXPECTED_LIMIT)
+    label = f"site, month, {plan.by_label}"
+    names = (
+        failed["site_code"].astype(str)
+        + " "
+        + pd.DatetimeIndex(failed["month_start_date"]).strftime("%Y-%m")
+        + " "
+        + failed[plan.by].astype(str)
+    )
+    values = failed["_value"].tolist()
+    index_list = [{label: name, plan.column: value} for name, value in zip(names, values, strict=True)]
+    counts = failed["_value"].value_counts(sort=False)
+    element_count, unexpected = len(part), int((~part["success"].astype(bool)).sum())
+    evaluated = int(judged.sum())
+    result = {
+        "element_count": element_count,
+        "missing_count": int(element_count - evaluated),
+        "missing_percent": (element_count - evaluated) / element_count * 100 if element_count else None,
+        "unexpected_count": unexpected,
+        "unexpected_percent": unexpected / evaluated * 100 if evaluated else None,
+        "unexpected_percent_total": unexpected / element_count * 100 if element_count else None,
+        "unexpected_percent_nonmissing": unexpected / evaluated * 100 if evaluated else None,
+        "partial_unexpected_list": values[:20],
+        "partial_unexpected_counts": [{"value": v, "count": int(counts[v])} for v in dict.fromkeys(values)],
+        "unexpected_list": values,
+        "unexpected_index_list": index_list,
+        "unexpected_index_column_names": [label],
+    }
+    success = unexpected == 0
+    return ExpectationSuiteValidationResult(
+        success=success,
+        results=[
+            ExpectationValidationResult(
+                success=success, expectation_config=expectation.configuration, result=result, exception_info={}
+            )
+        ],
+        suite_name=suite.name,
+        statistics={
+            "evaluated_expectations": 1,
+            "successful_expectations": int(success),
+            "unsuccessful_expectations": int(not success),
+            "success_percent": 100.0 if success else 0.0,
+        },
+        meta={
+            "batch_spec": {
+                "data_asset_name": f"{plan.rule} results of the current submissions "
+                f"({part['site_code'].nunique()} sites, stored in raw.data_quality_results)"
+            },
+            "great_expectations_version": gx.__version__,
+            "validation_time": str(part["validated_at"].max()) if "validated_at" in part else None,
+        },
+    )
+
+
+def validations_from_results(results: pd.DataFrame) -> dict[str, ExpectationSuiteValidationResult]:
+    """GX validation results, one per quality suite, made from a stored results frame without running
+    GX again: the verdicts, observed values and thresholds are the stored ones (GX's, from when each
+    submission was validated). Each unexpected value is named by its site, month and measure or group."""
+    frame = latest_results(results)
     validations: dict[str, ExpectationSuiteValidationResult] = {}
-    for rule, observed, by, make_suite, default in plan:
-        part = frame.loc[frame["rule"] == rule].reset_index(drop=True)
+    for plan, make_suite in _PLANS:
+        part = frame.loc[frame["rule"] == plan.rule].reset_index(drop=True)
         if part.empty:
             continue
-        rebuilt = _details_frame(part["details"]).drop(columns=[observed], errors="ignore")
-        rebuilt.insert(0, "check_id", range(len(part)))
-        rebuilt.insert(1, "site_code", part["site_code"].astype("string").to_numpy())
-        rebuilt.insert(2, "period", pd.DatetimeIndex(part["month_start_date"]).strftime("%Y-%m"))
-        rebuilt.insert(3, by, part[by].astype("string").to_numpy())
-        rebuilt[observed] = part["observed_value"].astype("float64").to_numpy()
-        for needed in ("n_missing", "n_other_measures"):  # row-condition columns
-            if needed in rebuilt.columns:
-                rebuilt[needed] = rebuilt[needed].fillna(0).astype("int64")
-        suite = make_suite(_most_common(part["threshold"], default))
-        validations[suite.name] = run_suite(rebuilt, suite, ["check_id", "site_code", "period", by], context)
+        suite = make_suite(
+            _most_common(part["threshold"], make_suite().expectations[0].configuration.meta["threshold"])
+        )
+        validations[suite.name] = _validation(part, plan, suite)
     return validations
 
 
-def write_quality_report(results: pd.DataFrame, dest: Path, threshold: float | None = None) -> Path:
+def inputs_hash(results: pd.DataFrame, threshold: float | None = None) -> str:
+    """sha256 of what the pages show: the stored results (row order aside), the threshold and the code."""
+    frame = results.sort_values(["rule", *[c for c in _RESULT_KEY if c in results.columns and c != "rule"]])
+    digest = hashlib.sha256(f"{REPORT_VERSION}|{gx.__version__}|{threshold}|".encode())
+    digest.update(",".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    index: Path
+    rebuilt: bool  # False: the stored results were unchanged and the pages were left as they were
+    site_pages_written: int
+
+
+def write_quality_report(results: pd.DataFrame, dest: Path, threshold: float | None = None) -> QualityReport:
     """``dest/gx/`` (GX Data Docs, offline), ``dest/completeness/`` (per-site summary) and
-    ``dest/index.html`` linking both, from a results frame as stored in the warehouse. Return the
-    index. ``threshold`` is shown when the results carry none."""
+    ``dest/index.html`` linking both, from a results frame as stored in the warehouse. Nothing is
+    rebuilt when the results, threshold and code are those of the last build (``dest/.inputs.sha256``).
+    ``threshold`` is shown when the results carry none."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     latest = latest_results(results)
+    stamp, index = dest / ".inputs.sha256", dest / "index.html"
+    digest = inputs_hash(latest, threshold)
+    if index.exists() and stamp.exists() and stamp.read_text(encoding="utf-8").strip() == digest:
+        return QualityReport(index, rebuilt=False, site_pages_written=0)
+    stamp.unlink(missing_ok=True)  # a build killed half-way is redone
     if threshold is not None and not latest["threshold"].notna().any():
         latest["threshold"] = float(threshold)
     validations = validations_from_results(latest)
     docs = build_data_docs(validations, dest / "gx") if validations else None
-    summary = write_completeness_summary(latest, dest / "completeness")
+    summary, written = write_completeness_summary(latest, dest / "completeness")
     failed = int((~latest["success"].astype(bool)).sum()) if len(latest) else 0
     shown = _most_common(
         latest.loc[latest["rule"] == S.ETHNICITY_COMPLETENESS, "threshold"],
@@ -719,7 +661,7 @@ def write_quality_report(results: pd.DataFrame, dest: Path, threshold: float | N
     if docs is not None:
         links.append(
             f'<li><a href="{docs.relative_to(dest).as_posix()}">Great Expectations Data Docs</a> '
-            "&ndash; the suites and every validation result</li>"
+            "&ndash; the suites and every failing site, month and measure</li>"
         )
     page = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>LAN data quality</title><style>{_PAGE_CSS}</style></head><body>
@@ -729,6 +671,6 @@ Completeness threshold {shown:.0%}.</p>
 <ul>{"".join(links)}</ul>
 <p class="muted">Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC}.</p>
 </body></html>"""
-    index = dest / "index.html"
     index.write_text(page, encoding="utf-8")
-    return index
+    stamp.write_text(digest + "\n", encoding="utf-8")
+    return QualityReport(index, rebuilt=True, site_pages_written=written)

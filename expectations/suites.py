@@ -1,6 +1,6 @@
 """The LAN expectation suites, as code: reviewed like code, versioned with it, never edited in a UI.
 
-Four suites, each over one pandas frame:
+Four suites, each over one pandas frame (the two differential ones built by one function):
 
 * ``structure_suite`` over the parsed rows of one or many site files (``ingest.parsed.ROW_DTYPES``).
   A failure refuses the file: every failing row becomes an ``ingest.problems.Problem``.
@@ -257,32 +257,51 @@ def completeness_suite(threshold: float = DEFAULT_COMPLETENESS_THRESHOLD) -> gx.
     )
 
 
+def _differential_suite(
+    name: str,
+    rule: str,
+    column: str,
+    margin: float,
+    judged_column: str,
+    minimum: tuple[str, int],
+    notes: str,
+    suite_notes: str,
+) -> gx.ExpectationSuite:
+    """A differential-completeness suite: ``column`` must stay strictly below ``margin`` on the rows
+    where ``judged_column`` is at least ``minimum`` (its name in the meta, its value; a GX row condition); failures flag, they do not refuse."""
+    return _suite(
+        name,
+        [
+            gx.expectations.ExpectColumnValuesToBeBetween(
+                column=column,
+                max_value=float(margin),
+                strict_max=True,
+                row_condition=Column(name=judged_column) >= int(minimum[1]),
+                severity=FailureSeverity.WARNING,
+                meta=_meta(rule, column, threshold=float(margin), **{minimum[0]: int(minimum[1])}),
+                notes=notes,
+            )
+        ],
+        suite_notes,
+    )
+
+
 def group_differential_suite(
     margin: float = GROUP_MISSING_MARGIN, min_missing_cells: int = GROUP_MIN_MISSING_CELLS
 ) -> gx.ExpectationSuite:
     """Over the by-group frame: a known ethnic group's share of empty cells must stay below the
     other known groups' share plus ``margin``; only groups with ``min_missing_cells`` or more
-    empty cells are judged (GX row condition)."""
-    return _suite(
+    empty cells are judged."""
+    return _differential_suite(
         GROUP_DIFFERENTIAL_SUITE,
-        [
-            gx.expectations.ExpectColumnValuesToBeBetween(
-                column="missing_gap",
-                max_value=float(margin),
-                strict_max=True,
-                row_condition=Column(name="n_missing") >= int(min_missing_cells),
-                severity=FailureSeverity.WARNING,
-                meta=_meta(
-                    DIFFERENTIAL_MISSING_BY_GROUP,
-                    "missing_gap",
-                    threshold=float(margin),
-                    min_missing_cells=int(min_missing_cells),
-                ),
-                notes=f"Numerators or denominators must not go missing for one ethnic group "
-                f"{margin * 100:.0f} percentage points or more often than for the site-month's other groups "
-                f"(judged when the group has {min_missing_cells} or more empty cells).",
-            )
-        ],
+        DIFFERENTIAL_MISSING_BY_GROUP,
+        "missing_gap",
+        margin,
+        "n_missing",
+        ("min_missing_cells", min_missing_cells),
+        f"Numerators or denominators must not go missing for one ethnic group {margin * 100:.0f} percentage points "
+        f"or more often than for the site-month's other groups (judged when the group has {min_missing_cells} or "
+        "more empty cells).",
         "Differential completeness across ethnic groups; failures flag, they do not refuse.",
     )
 
@@ -293,37 +312,14 @@ def measure_differential_suite(
     """Over the by-measure frame: a measure's completeness must be less than ``margin`` below the
     median completeness of the site-month's other measures (judged when at least
     ``min_other_measures`` others have a completeness)."""
-    return _suite(
+    return _differential_suite(
         MEASURE_DIFFERENTIAL_SUITE,
-        [
-            gx.expectations.ExpectColumnValuesToBeBetween(
-                column="shortfall",
-                max_value=float(margin),
-                strict_max=True,
-                row_condition=Column(name="n_other_measures") >= int(min_other_measures),
-                severity=FailureSeverity.WARNING,
-                meta=_meta(
-                    MEASURE_COMPLETENESS_OUTLIER,
-                    "shortfall",
-                    threshold=float(margin),
-                    min_other_measures=int(min_other_measures),
-                ),
-                notes=f"A measure's ethnicity completeness must not be {margin * 100:.0f} percentage points or more below "
-                "the median of the site-month's other measures.",
-            )
-        ],
+        MEASURE_COMPLETENESS_OUTLIER,
+        "shortfall",
+        margin,
+        "n_other_measures",
+        ("min_other_measures", min_other_measures),
+        f"A measure's ethnicity completeness must not be {margin * 100:.0f} percentage points or more below the "
+        "median of the site-month's other measures.",
         "Differential completeness across measures; failures flag, they do not refuse.",
     )
-
-
-def differential_suite(
-    group_margin: float = GROUP_MISSING_MARGIN,
-    min_missing_cells: int = GROUP_MIN_MISSING_CELLS,
-    measure_margin: float = MEASURE_OUTLIER_MARGIN,
-    min_other_measures: int = MEASURE_MIN_OTHER_MEASURES,
-) -> dict[str, gx.ExpectationSuite]:
-    """Both differential suites, keyed by the frame they run over ("by_group", "by_measure")."""
-    return {
-        "by_group": group_differential_suite(group_margin, min_missing_cells),
-        "by_measure": measure_differential_suite(measure_margin, min_other_measures),
-    }

@@ -546,7 +546,6 @@ def run_quality_check(
     completeness = _prepare(completeness_frame(rows, ref))
     by_group = _prepare(group_differential_frame(rows, ref))
     by_measure = _prepare(measure_differential_frame(completeness.drop(columns=["check_id", "period"])))
-    differential = S.differential_suite()
     plan = [
         # frame name, frame, suite, rule, observed column, details columns, measure?, group?
         (
@@ -571,7 +570,7 @@ def run_quality_check(
         (
             "by_group",
             by_group,
-            differential["by_group"],
+            S.group_differential_suite(),
             S.DIFFERENTIAL_MISSING_BY_GROUP,
             "missing_gap",
             ["n_cells", "n_missing", "missing_share", "others_cells", "others_missing", "others_share", "missing_gap"],
@@ -582,7 +581,7 @@ def run_quality_check(
         (
             "by_measure",
             by_measure,
-            differential["by_measure"],
+            S.measure_differential_suite(),
             S.MEASURE_COMPLETENESS_OUTLIER,
             "shortfall",
             ["completeness", "others_median", "n_other_measures", "shortfall"],
@@ -709,14 +708,6 @@ def summarise(results: pd.DataFrame) -> dict:
     return summary
 
 
-def failed_site_months(results: pd.DataFrame) -> pd.DataFrame:
-    """Site-months (and submissions) with at least one failed completeness check: the flag the
-    published tables carry."""
-    comp = results.loc[(results["rule"] == S.ETHNICITY_COMPLETENESS) & ~results["success"].astype(bool)]
-    cols = ["site_code", "month_start_date", "submission_id"]
-    return comp[cols].drop_duplicates().reset_index(drop=True)
-
-
 __all__ = [
     "check_structure",
     "run_structure_check",
@@ -728,7 +719,6 @@ __all__ = [
     "run_quality_check",
     "QualityCheck",
     "summarise",
-    "failed_site_months",
     "RESULT_COLUMNS",
     "run_suite",
     "gx_context",

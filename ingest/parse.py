@@ -619,10 +619,11 @@ def _parse_grid(
     return columns, list(distinct_sites), months, found
 
 
-def _parse(path: Path, norm: _Normaliser) -> tuple[ParsedFile, Columns | None]:
-    """The file's ParsedFile with its rows not yet built, and the rows' columns (None: no rows)."""
+def _parse(path: Path, norm: _Normaliser, data: bytes | None = None) -> tuple[ParsedFile, Columns | None]:
+    """The file's ParsedFile with its rows not yet built, and the rows' columns (None: no rows).
+    ``data``: the file's bytes when the caller has read them already (else they are read here)."""
     name = path.name
-    data = path.read_bytes()
+    data = path.read_bytes() if data is None else data
     name_site, name_month, name_ext = _file_name_parts(name)
     problems = _Problems(name)
     name_months = [name_month] if name_month else []
@@ -761,7 +762,12 @@ def parse_file(path: Path, ref: Reference, today: date) -> ParsedFile:
     return _attach_rows([_parse(Path(path), _Normaliser(ref))])[0]
 
 
-def parse_files(paths: Sequence[Path], ref: Reference, today: date) -> list[ParsedFile]:
-    """Parse many files, in order, sharing the per-distinct-value caches and building all rows at once."""
+def parse_files(
+    paths: Sequence[Path], ref: Reference, today: date, contents: Sequence[bytes] | None = None
+) -> list[ParsedFile]:
+    """Parse many files, in order, sharing the per-distinct-value caches and building all rows at once.
+    ``contents``: the files' bytes, one per path, when already read (ingest hashes and keeps the same bytes)."""
     norm = _Normaliser(ref)
-    return _attach_rows([_parse(Path(p), norm) for p in paths])
+    if contents is None:
+        return _attach_rows([_parse(Path(p), norm) for p in paths])
+    return _attach_rows([_parse(Path(p), norm, data) for p, data in zip(paths, contents, strict=True)])

@@ -3,8 +3,9 @@
 Order of work, chosen so that a run killed at any point and run again loses nothing and
 duplicates nothing (every step is keyed by the file's sha256):
 
-1. read each landing file, hash it;
-2. copy it, unchanged, to `raw/` (accepted) or `quarantine/` (refused, beside a reason
+1. read each landing file once: hash those bytes, parse them, and write the stored copy from them
+   (so the copy kept is exactly what was hashed and parsed, even if landing/ changes meanwhile);
+2. write it, unchanged, to `raw/` (accepted) or `quarantine/` (refused, beside a reason
    file in text and JSON) -- written to a temporary name, then renamed;
 3. record files, arrivals, submissions and rows in one DuckDB transaction;
 4. only then delete it from `landing/`.
@@ -18,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +91,7 @@ class LandingFile:
     checksum: str
     size_bytes: int
     received_at: datetime
+    data: bytes = field(default=b"", repr=False, compare=False)  # the bytes hashed, parsed and kept
 
 
 @dataclass
@@ -160,14 +161,20 @@ def settling_paths(landing: Path, settle_seconds: float | None = None, now: floa
     return [path for path, stat in _landing_entries(landing) if young(stat)]
 
 
+def read_landing_file(path: Path, stat: os.stat_result) -> LandingFile | None:
+    """The file's bytes, read once, with their sha256 (None if a finishing run took it meanwhile)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    received_at = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
+    return LandingFile(path, hashlib.sha256(data).hexdigest(), len(data), received_at, data)
+
+
 def list_landing(landing: Path) -> list[LandingFile]:
-    """Files waiting in landing/, oldest first (arrival order decides which resubmission is newest)."""
-    found = [
-        LandingFile(
-            path, sha256_of(path), stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
-        )
-        for path, stat in waiting_paths(landing)
-    ]
+    """Files waiting in landing/, each read once, oldest first (arrival order decides which
+    resubmission is newest)."""
+    found = [f for path, stat in waiting_paths(landing) if (f := read_landing_file(path, stat)) is not None]
     return sorted(found, key=lambda f: (f.received_at, f.path.name))
 
 
@@ -178,10 +185,13 @@ def connect_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _copy_atomically(source: Path, dest: Path) -> None:
+def _keep_atomically(item: LandingFile, dest: Path) -> None:
+    """Write the bytes read from landing/ to ``dest`` (temporary name, then rename), with the file's mtime."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.part")
-    shutil.copy2(source, tmp)
+    tmp.write_bytes(item.data)
+    mtime = item.received_at.replace(tzinfo=UTC).timestamp()
+    os.utime(tmp, (mtime, mtime))
     os.replace(tmp, dest)
 
 
@@ -217,11 +227,11 @@ def keep_file(settings: Settings, parsed: ParsedFile, item: LandingFile) -> Path
     """Copy the file unchanged to raw/ or quarantine/; return where, relative to LAN_HOME."""
     if parsed.accepted:
         dest = settings.raw / f"{item.received_at:%Y-%m}" / stored_name(item)
-        _copy_atomically(item.path, dest)
+        _keep_atomically(item, dest)
         _write_text_atomically(dest.with_name(dest.name + ".sha256"), f"{item.checksum}  {dest.name}\n")
     else:
         dest = settings.quarantine / stored_name(item)
-        _copy_atomically(item.path, dest)
+        _keep_atomically(item, dest)
         _write_text_atomically(dest.with_name(dest.name + ".reason.txt"), reason_text(parsed, item))
         reason = {
             "file_name": parsed.file_name,
@@ -292,7 +302,8 @@ def _submission_frames(
 
 
 Checker = Callable[[list[ParsedFile]], None]
-Parser = Callable[[Sequence[Path]], list[ParsedFile]]
+#: Parses files from their names and the bytes already read (``parse_files(paths, ref, today, contents)``).
+Parser = Callable[[Sequence[Path], Sequence[bytes]], list[ParsedFile]]
 
 
 def ingest_landing(
@@ -328,7 +339,7 @@ def ingest_landing(
                 fresh[item.checksum] = item
 
         items = list(fresh.values())
-        parsed_files = parse([i.path for i in items]) if items else []
+        parsed_files = parse([i.path for i in items], [i.data for i in items]) if items else []
         if check is not None and parsed_files:
             check(parsed_files)
 

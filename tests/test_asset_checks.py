@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 from orchestration.assets.quality import (
     completeness_even_across_groups_and_measures,
     ethnicity_completeness_meets_threshold,
-    return_rows_are_well_formed,
+    structure_of_new_rows,
 )
 from orchestration.resources import LanHome
 
@@ -35,18 +35,30 @@ def _evaluate(check, home, **kwargs):
     return check(**{k: v for k, v in resources.items() if k in check.required_resource_keys}, **kwargs)
 
 
-def test_structure_check_passes_on_the_loaded_rows_and_fails_on_a_bad_one(home):
-    assert _evaluate(return_rows_are_well_formed, home).passed
+def _warehouse(home):
+    return DuckDBResource(database=str(home / "warehouse" / "lan.duckdb"))
+
+
+def test_structure_check_validates_the_rows_loaded_in_this_run_and_fails_on_a_bad_one(home):
+    con = duckdb.connect(str(home / "warehouse" / "lan.duckdb"))
+    [(run_id,)] = con.execute("select distinct run_id from raw.files").fetchall()
+    [(rows,)] = con.execute("select count(*) from raw.return_rows").fetchall()
+    con.close()
+    result = structure_of_new_rows(_warehouse(home), run_id)
+    assert result.passed and result.metadata["rows_checked"].value == rows
     con = duckdb.connect(str(home / "warehouse" / "lan.duckdb"))
     con.execute(
         "update raw.return_rows set numerator = denominator + 1 "
         "where rowid = (select min(rowid) from raw.return_rows where denominator > 0)"
     )
     con.close()
-    result = _evaluate(return_rows_are_well_formed, home)
+    result = structure_of_new_rows(_warehouse(home), run_id)
     assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
     assert result.metadata["problems"].value == 1
     assert "numerator" in result.metadata["first_problems"].value
+    # a later run that loaded nothing re-validates nothing: earlier rows were checked by their own run
+    later = structure_of_new_rows(_warehouse(home), "a-later-run")
+    assert later.passed and later.metadata["rows_checked"].value == 0
 
 
 def test_completeness_check_warns_with_the_lowest_site_months(home):

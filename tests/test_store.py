@@ -37,7 +37,11 @@ def drop(settings, name, site="BARTS", month=date(2024, 5, 1), mtime=1_700_000_0
 
 def ingest(settings, run_id="run-1"):
     return ingest_landing(
-        settings, parse=lambda paths: parse_files(paths, REF, date(2025, 1, 15)), check=None, run_id=run_id, now=NOW
+        settings,
+        parse=lambda paths, contents: parse_files(paths, REF, date(2025, 1, 15), contents),
+        check=None,
+        run_id=run_id,
+        now=NOW,
     )
 
 
@@ -104,3 +108,31 @@ def test_a_refused_file_is_quarantined_unchanged_beside_its_reasons(settings):
 
 def test_submission_ids_name_site_month_and_file():
     assert submission_id("BARTS", date(2024, 5, 1), "ab" * 32) == "BARTS_2024-05_abababababab"
+
+
+def test_each_landing_file_is_read_once_and_kept_as_read(settings, monkeypatch):
+    """Hash, parse and the stored copy all come from one read of the file's bytes."""
+    import builtins
+    import io
+    from pathlib import Path
+
+    path = drop(settings, "BARTS_2024-05.csv")
+    original = path.read_bytes()
+    opened: list[str] = []
+    real_io_open, real_open = io.open, builtins.open  # Path.open goes through io.open
+
+    def counted(real):
+        def wrapper(file, *args, **kwargs):
+            if str(file).startswith(str(settings.landing)):
+                opened.append(Path(file).name)
+            return real(file, *args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(io, "open", counted(real_io_open))
+    monkeypatch.setattr(builtins, "open", counted(real_open))
+    report = ingest(settings)
+    monkeypatch.undo()
+    assert len(report.accepted) == 1 and opened == ["BARTS_2024-05.csv"]
+    [kept] = settings.raw.rglob("*.csv")
+    assert kept.read_bytes() == original and kept.stat().st_mtime == 1_700_000_000

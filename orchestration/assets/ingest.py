@@ -21,10 +21,10 @@ RAW_KEYS = {name: dg.AssetKey(["raw", name]) for name in RAW_TABLES}
 def _timed(timings: dict[str, float], stage: str, fn: Callable) -> Callable:
     """fn, adding its wall and CPU time to timings (the benchmark reads the "Ingest timing" log line)."""
 
-    def run(arg):
+    def run(*args):
         wall, cpu = time.perf_counter(), time.process_time()
         try:
-            return fn(arg)
+            return fn(*args)
         finally:
             timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - wall
             timings[f"{stage}_cpu"] = timings.get(f"{stage}_cpu", 0.0) + time.process_time() - cpu
@@ -64,7 +64,7 @@ def landing_files(context: dg.AssetExecutionContext, lan: LanHome):
     started = time.perf_counter()
     report = ingest_landing(
         settings,
-        parse=_timed(timings, "parse", lambda paths: parse_files(paths, reference, today)),
+        parse=_timed(timings, "parse", lambda paths, contents: parse_files(paths, reference, today, contents)),
         check=_timed(timings, "validate", lambda parsed: check_parsed(parsed, today)),
         run_id=context.run_id,
     )

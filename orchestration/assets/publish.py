@@ -102,8 +102,15 @@ def quality_report(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeRes
     settings = lan.settings
     with warehouse.get_connection() as con:
         results = con.execute("select * from marts.fct_data_quality_results where is_current_submission").df()
-    index = write_quality_report(results, settings.publish / "quality", settings.completeness_threshold)
-    return dg.MaterializeResult(metadata={"index": dg.MetadataValue.path(str(index)), "results": len(results)})
+    report = write_quality_report(results, settings.publish / "quality", settings.completeness_threshold)
+    return dg.MaterializeResult(
+        metadata={
+            "index": dg.MetadataValue.path(str(report.index)),
+            "results": len(results),
+            "rebuilt": report.rebuilt,  # False: the stored results were unchanged, so were the pages
+            "site_pages_written": report.site_pages_written,
+        }
+    )
 
 
 @dg.asset(

@@ -85,32 +85,46 @@ def data_quality_results(
     )
 
 
-@dg.asset_check(
-    asset=RAW_KEYS["return_rows"],
-    blocking=True,
-    description="The structural suite holds over every row loaded: known codes, whole counts >= 0, "
-    "numerator <= denominator, no repeated key, no future month.",
-)
-def return_rows_are_well_formed(warehouse: DuckDBResource) -> dg.AssetCheckResult:
+NEW_ROWS = """
+select r.*, left(s.checksum, 12) || '__' || s.file_name as file_name
+from raw.return_rows r
+join raw.submissions s using (submission_id)
+join raw.files f using (checksum)
+where f.run_id = ?
+"""
+
+
+def structure_of_new_rows(warehouse: DuckDBResource, run_id: str) -> dg.AssetCheckResult:
+    """The structural suite, run by GX again over the rows as loaded of the submissions ingested in run
+    ``run_id`` (earlier runs' rows were checked by their own runs and are not re-validated).
+
+    A file is identified by its stored name (checksum prefix and name): a corrected file sent under the
+    same name is another file, not a repeat of the first one's keys."""
     with warehouse.get_connection() as con:
-        rows = _typed_rows(
-            con.execute(
-                # A file is identified by its stored name (checksum prefix and name): a corrected file sent
-                # under the same name is another file, not a repeat of the first one's keys.
-                "select r.*, left(s.checksum, 12) || '__' || s.file_name as file_name "
-                "from raw.return_rows r join raw.submissions s using (submission_id)"
-            ).df()
-        )
+        rows = _typed_rows(con.execute(NEW_ROWS, [run_id]).df())
     problems = check_structure(rows, load_reference(), datetime.now(UTC).date()) if not rows.empty else []
     return dg.AssetCheckResult(
         passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "rows_checked": len(rows),
+            "submissions_checked": int(rows["submission_id"].nunique()) if not rows.empty else 0,
             "problems": len(problems),
             "first_problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems[:20]) or "none"),
         },
     )
+
+
+@dg.asset_check(
+    asset=RAW_KEYS["return_rows"],
+    blocking=True,
+    description="The structural suite holds over the rows loaded in this run: known codes, whole counts >= 0, "
+    "numerator <= denominator, no repeated key, no future month.",
+)
+def return_rows_are_well_formed(
+    context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource
+) -> dg.AssetCheckResult:
+    return structure_of_new_rows(warehouse, context.run.run_id)
 
 
 @dg.asset_check(asset=RAW_KEYS["files"], description="No file received in this run was refused.")

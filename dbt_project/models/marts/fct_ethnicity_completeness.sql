@@ -1,17 +1,13 @@
--- Ethnicity completeness of each site-month-measure of the current submissions. The share of the
--- denominator with a known ethnic category; whether it meets the threshold is Great Expectations'
--- verdict, kept in raw.data_quality_results by the quality asset.
+-- Ethnicity completeness of each site-month-measure of the current submissions. Computed once, by
+-- the quality asset (expectations/validate.py completeness_frame) when Great Expectations validates
+-- a new submission, and kept in raw.data_quality_results with GX's verdict: the share is GX's
+-- observed value, the denominators the figures stored beside it. Not recomputed here.
 with
 
-measure_rows as (
+submissions as (
 
-    select * from {{ ref('int_measure_rows_current') }}
-
-),
-
-categories as (
-
-    select * from {{ ref('stg_reference__ethnic_categories') }}
+    select * from {{ ref('int_submissions_ranked') }}
+    where is_current
 
 ),
 
@@ -32,43 +28,21 @@ latest_results as (
 
 ),
 
-totals as (
-
-    select
-        measure_rows.site_code,
-        measure_rows.month_start_date,
-        measure_rows.measure_code,
-        any_value(measure_rows.submission_id) as submission_id,
-        cast(coalesce(sum(measure_rows.denominator), 0) as bigint) as denominator_total,
-        cast(coalesce(sum(measure_rows.denominator) filter (where categories.is_known), 0) as bigint)
-            as denominator_known
-    from measure_rows
-    inner join categories
-        on measure_rows.ethnic_code = categories.ethnic_code
-    group by all
-
-),
-
 final as (
 
     select
-        totals.site_code,
-        totals.month_start_date,
-        totals.measure_code,
-        totals.submission_id,
-        totals.denominator_total,
-        totals.denominator_known,
-        case
-            when totals.denominator_total > 0
-                then cast(totals.denominator_known as double) / totals.denominator_total
-        end as completeness,
+        latest_results.site_code,
+        latest_results.month_start_date,
+        latest_results.measure_code,
+        latest_results.submission_id,
+        cast(json_extract(latest_results.details, '$.denominator_total') as bigint) as denominator_total,
+        cast(json_extract(latest_results.details, '$.denominator_known') as bigint) as denominator_known,
+        latest_results.observed_value as completeness,
         latest_results.threshold as completeness_threshold,
         latest_results.success as meets_completeness_threshold
-    from totals
-    left join latest_results
-        on
-            totals.submission_id = latest_results.submission_id
-            and totals.measure_code = latest_results.measure_code
+    from latest_results
+    inner join submissions
+        on latest_results.submission_id = submissions.submission_id
 
 )
 
