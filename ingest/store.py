@@ -28,6 +28,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ingest import report_store
 from ingest.parsed import ParsedFile
 from ingest.problems import Problem
 from ingest.settings import Settings
@@ -102,6 +103,7 @@ class IngestReport:
     repeats: list[str] = field(default_factory=list)
     submission_ids: list[str] = field(default_factory=list)
     rows_loaded: int = 0
+    reports: list = field(default_factory=list)  # every new monthly report (ingest.report.ParsedReport)
 
     @property
     def files_seen(self) -> int:
@@ -149,6 +151,7 @@ def connect_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.warehouse))
     con.execute(RAW_DDL)
+    con.execute(report_store.REPORT_DDL)
     return con
 
 
@@ -189,6 +192,11 @@ def reason_text(parsed: ParsedFile, item: LandingFile) -> str:
 
 def keep_file(settings: Settings, parsed: ParsedFile, item: LandingFile) -> Path:
     """Copy the file unchanged to raw/ or quarantine/; return where, relative to LAN_HOME."""
+    report = parsed.report
+    if report is not None and report.sheet is not None and not report.accepted:
+        kept = report_store.quarantine_report_sheet(settings, report, item)
+        if report.personal_data and parsed.accepted:
+            return kept  # a report holding personal data is kept only in quarantine, though its numbers load
     if parsed.accepted:
         dest = settings.raw / f"{item.received_at:%Y-%m}" / stored_name(item)
         _copy_atomically(item.path, dest)
@@ -314,6 +322,8 @@ def ingest_landing(
             if parsed.accepted:
                 accepted.append((parsed, item))
         subs, rows = _submission_frames(accepted, now)
+        report_files, report_rows = report_store.report_frames(settings, parsed_files, items, file_records, now, run_id)
+        report.reports = [p.report for p in parsed_files if p.report is not None]
 
         con.execute("begin transaction")
         if file_records:
@@ -332,6 +342,7 @@ def ingest_landing(
                 from new_rows""")
             report.submission_ids = subs["submission_id"].tolist()
             report.rows_loaded = len(rows)
+        report_store.insert_reports(con, report_files, report_rows)
         con.execute("commit")
     finally:
         con.close()
