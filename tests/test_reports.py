@@ -334,3 +334,15 @@ def test_a_sample_home_judges_overdue_returns_on_the_sample_clock(tmp_path):
     assert Settings.from_env({"LAN_HOME": str(tmp_path), "LAN_RUN_DATE": "2026-01-01"}).today == date(2026, 1, 1)
     os.remove(tmp_path / "SAMPLE_DATA")
     assert Settings.from_env({"LAN_HOME": str(tmp_path)}).run_date is None
+
+
+def test_the_bad_file_corpus_holds_report_refusals(tmp_path):
+    from ingest.bad_files import BAD_FILE_RULES, write_bad_files
+
+    corpus = write_bad_files(tmp_path, TODAY)
+    for key in ("report_invalid_pdsa_stage", "report_personal_data"):
+        report = parse_report(corpus[key], REF, TODAY)
+        assert rules(report) == {BAD_FILE_RULES[key][0]} and BAD_FILE_RULES[key][1] == "report"
+    assert "7946" not in json.dumps(
+        [p.to_dict() for p in parse_report(corpus["report_personal_data"], REF, TODAY).problems]
+    )
