@@ -1041,3 +1041,17 @@ def sample_clock(due_day: int, end: date = DEFAULT_END) -> date:
     """The date a sample LAN_HOME's overdue returns are judged on: the due date of its last month, so that
     every sample month is due (and loaded) and no month after the sample is ever overdue."""
     return date(end.year + end.month // 12, end.month % 12 + 1, due_day)
+
+
+def seed_lan_home(settings) -> tuple[list[Path], list[Path]]:
+    """What `make run` puts in a new LAN_HOME (ingest.settings.Settings): the sample returns and reports in
+    landing/, and the SAMPLE_DATA marker with the sample's clock (see sample_clock). Returns (returns, reports)."""
+    settings.make_folders()
+    returns = write_returns(settings.landing)
+    reports = write_reports(settings.landing)
+    settings.sample_marker.write_text(
+        "This LAN_HOME was seeded with synthetic sample returns (ingest/sample_data.py); its releases say so.\n"
+        "Overdue returns are judged on the sample's own date (the environment's LAN_RUN_DATE wins):\n"
+        f"LAN_RUN_DATE={sample_clock(settings.due_day):%Y-%m-%d}\n"
+    )
+    return returns, reports

@@ -17,16 +17,9 @@ def main() -> int:
     settings = Settings.from_env()
     started = time.perf_counter()
     if is_new(settings):
-        from ingest.sample_data import sample_clock, write_reports, write_returns
+        from ingest.sample_data import seed_lan_home
 
-        settings.make_folders()
-        written = write_returns(settings.landing)
-        reports = write_reports(settings.landing)
-        settings.sample_marker.write_text(
-            "This LAN_HOME was seeded with synthetic sample returns (ingest/sample_data.py); its releases say so.\n"
-            "Overdue returns are judged on the sample's own date (the environment's LAN_RUN_DATE wins):\n"
-            f"LAN_RUN_DATE={sample_clock(settings.due_day):%Y-%m-%d}\n"
-        )
+        written, reports = seed_lan_home(settings)
         print(
             f"New LAN_HOME: put {len(written)} sample returns and {len(reports)} monthly reports (synthetic data) "
             f"in {settings.landing}"
