@@ -124,3 +124,41 @@ def test_a_personal_value_is_nowhere_but_in_the_quarantined_file(small_home):
         logs = instance.all_logs(run.run_id)
     assert logs and not any(SECRET in str(entry) for entry in logs)
     assert any("BSOL_2024-05_report.csv" in str(entry) for entry in logs)
+
+
+def test_the_report_check_lists_site_months_with_numbers_but_no_report(built_home, tmp_path):
+    import shutil
+
+    from dagster_duckdb import DuckDBResource
+
+    from orchestration.assets.status_checks import every_site_month_with_numbers_has_a_report
+    from orchestration.resources import LanHome
+
+    home = tmp_path / "lan"
+    shutil.copytree(built_home, home, symlinks=True)
+    resources = {
+        "lan": LanHome(lan_home=str(home)),
+        "warehouse": DuckDBResource(database=str(home / "warehouse" / "lan.duckdb")),
+    }
+    assert every_site_month_with_numbers_has_a_report(**resources).passed
+    con = duckdb.connect(str(home / "warehouse" / "lan.duckdb"))
+    con.execute(
+        "update marts.fct_submission_status set report_received = false "
+        "where site_code = 'UHL' and month_start_date in ('2024-03-01', '2023-03-01')"
+    )
+    con.close()
+    result = every_site_month_with_numbers_has_a_report(**resources)
+    assert not result.passed and result.severity.value == "WARN"
+    assert result.metadata["site_months_without_report"].value == 1  # 2023 is before the programme start
+    assert "| UHL | 2024-03 | loaded |" in result.metadata["without_report"].value
+
+
+def test_markdown_table():
+    import pandas as pd
+
+    from orchestration.assets.status_checks import markdown_table
+
+    frame = pd.DataFrame({"site_code": ["A", "B|C"], "month": ["2024-01", "2024-02"]})
+    assert markdown_table(frame) == "| site_code | month |\n|---|---|\n| A | 2024-01 |\n| B\\|C | 2024-02 |"
+    assert markdown_table(frame, limit=1).endswith("…and 1 more.")
+    assert markdown_table(frame.iloc[0:0]) == "none"
