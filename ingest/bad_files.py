@@ -17,6 +17,8 @@ one. Keys are rule codes; BAD_FILE_RULES says which rule (and which stage) refus
   descriptor with random salts) and an `EncryptedPackage` stream (an 8-byte size then random bytes).
   It cannot be decrypted, by design; to readers it looks like a password-protected workbook.
 
+* report stage: a monthly report file (ingest.report) refused with that rule; the returns are not affected.
+
 Also used by the tests and the benchmark: `good_table`, `write_csv`, `write_xlsx`, `compound_file`.
 """
 
@@ -68,7 +70,11 @@ BAD_FILE_RULES: dict[str, tuple[str, str]] = {
     "encrypted_workbook": ("unreadable_workbook", "parser"),
     **{r: (r, "structural") for r in STRUCTURAL_RULES},
     "name_mismatch": ("name_mismatch", "parser warning"),
+    # monthly reports (ingest.report), sent as their own files: refused without touching any return
+    "report_invalid_pdsa_stage": ("invalid_pdsa_stage", "report"),
+    "report_personal_data": ("personal_data", "report"),
 }
+REPORT_HEADER = ["site_code", "period", "measure_code", "change_idea", "pdsa_stage", "narrative"]
 
 
 def good_table(ref: Reference, site: str = SITE, month: date = MONTH) -> list[list[str]]:
@@ -305,6 +311,16 @@ def write_bad_files(dest: Path, today: date) -> dict[str, Path]:
 
     # --- a warning only
     out["name_mismatch"] = write_csv(dest / f"ELFT_{MONTH:%Y-%m}_name_mismatch.csv", good)
+
+    # --- monthly reports
+    change = [SITE, f"{MONTH:%Y-%m}", "PPH1500", "Quantitative blood loss measurement", "do", "Started on ward 7."]
+    out["report_invalid_pdsa_stage"] = write_csv(
+        dest / f"{stem}_report_invalid_pdsa_stage.csv", [REPORT_HEADER, change[:4] + ["finished"] + change[5:]]
+    )
+    out["report_personal_data"] = write_csv(
+        dest / f"{stem}_report_personal_data.csv",
+        [REPORT_HEADER, change[:5] + ["Discussed with the family on 020 7946 0958."]],
+    )
     return out
 
 

@@ -253,8 +253,14 @@ def _file_name_parts(name: str) -> tuple[str | None, date | None, str | None]:
     return m["site"].upper(), when, m["ext"].lower()
 
 
-def _find_header(rows: list[list[object]]) -> tuple[int | None, int, int | None]:
-    """(index of the header row or None, its score, index of the best row seen)."""
+def _find_header(
+    rows: list[list[object]],
+    lookup: dict[str, str] = HEADER_LOOKUP,
+    full: int = len(REQUIRED),
+    minimum: int = MIN_HEADER_MATCHES,
+) -> tuple[int | None, int, int | None]:
+    """(index of the header row or None, its score, index of the best row seen). `lookup` maps squashed
+    header spellings to columns (the return's by default; ingest.report passes the report's)."""
     best_index, best_score, seen = None, 0, 0
     for i, row in enumerate(rows):
         if all(_is_blank(c) for c in row):
@@ -262,13 +268,13 @@ def _find_header(rows: list[list[object]]) -> tuple[int | None, int, int | None]
         seen += 1
         if seen > HEADER_SEARCH_ROWS:
             break
-        fields = {HEADER_LOOKUP.get(squash(cell_text(c))) for c in row if not _is_blank(c)}
+        fields = {lookup.get(squash(cell_text(c))) for c in row if not _is_blank(c)}
         fields.discard(None)
         if len(fields) > best_score:
             best_index, best_score = i, len(fields)
-            if best_score == len(REQUIRED):
+            if best_score == full:
                 break
-    if best_score >= MIN_HEADER_MATCHES:
+    if best_score >= minimum:
         return best_index, best_score, best_index
     return None, best_score, best_index
 

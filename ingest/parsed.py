@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from ingest.problems import Problem
+
+if TYPE_CHECKING:
+    from ingest.report import ParsedReport
 
 # The long format every parsed file is turned into, and the dtypes the rest of the pipeline can rely on.
 # `site_code`, `measure_code` and `ethnic_code` hold the normalised code when the value was recognised
@@ -42,6 +46,7 @@ class ParsedFile:
     problems: list[Problem] = field(default_factory=list)
     site_code: str | None = None  # best effort: from the content, else the file name
     months: list[date] = field(default_factory=list)  # best effort: months the file holds
+    report: ParsedReport | None = None  # its monthly report (a report file, or a workbook's report sheet)
 
     @property
     def file_name(self) -> str:

@@ -134,15 +134,16 @@ def _binary_reason(data: bytes) -> str | None:
     return None
 
 
-def read_grid(data: bytes, file_name: str = "") -> Grid:
-    """The grid of cells in `data`, or ReadFailure(rule, message) when it has none."""
+def read_grid(data: bytes, file_name: str = "", sheet: int | None = None) -> Grid:
+    """The grid of cells in `data`, or ReadFailure(rule, message) when it has none. `sheet`: a workbook's
+    sheet by index (default: the `data` sheet, else the first that is not the `report` sheet)."""
     kind = sniff(data)
     if kind == "empty":
         raise ReadFailure(
             "empty_file", "The file is empty (no bytes, or only blank space); expected a header row and data rows."
         )
     if kind == "zip":
-        return _read_workbook(data)
+        return _read_workbook(data, sheet)
     if kind == "ole2":
         raise ReadFailure(*describe_ole2(data))
     if kind == "binary":
@@ -177,14 +178,30 @@ def _zip_kind(data: bytes) -> str:
     return "a zip archive"
 
 
+REPORT_SHEET = "report"  # the monthly report's sheet in a monthly workbook (ingest.report)
+
+
 def _pick_sheet(names: list[str]) -> int:
+    """The sheet named `data`, else the first sheet that is not the monthly report's."""
     for i, name in enumerate(names):
         if name.strip().lower() == "data":
             return i
-    return 0
+    return next((i for i, name in enumerate(names) if name.strip().lower() != REPORT_SHEET), 0)
 
 
-def _read_workbook(data: bytes) -> Grid:
+def sheet_index(data: bytes, wanted: str) -> int | None:
+    """The index of the sheet named `wanted` (any case, surrounding spaces ignored) in an xlsx workbook, or
+    None when `data` is not a readable workbook or has no such sheet."""
+    if not data.startswith(ZIP_SIGNATURE) or _zip_kind(data) != "workbook":
+        return None
+    try:
+        names = list(python_calamine.CalamineWorkbook.from_object(io.BytesIO(data)).sheet_names)
+    except Exception:  # noqa: BLE001 - an unreadable workbook is the data parser's to report
+        return None
+    return next((i for i, name in enumerate(names) if name.strip().lower() == wanted), None)
+
+
+def _read_workbook(data: bytes, index: int | None = None) -> Grid:
     kind = _zip_kind(data)
     if kind == "damaged_workbook":
         raise ReadFailure(
@@ -197,7 +214,7 @@ def _read_workbook(data: bytes) -> Grid:
         names = list(wb.sheet_names)
         if not names:
             raise ReadFailure("empty_file", "The workbook has no sheets.")
-        index = _pick_sheet(names)
+        index = _pick_sheet(names) if index is None else index
         sheet = wb.get_sheet_by_index(index)
         rows = sheet.to_python(skip_empty_area=False)
     except ReadFailure:

@@ -915,3 +915,143 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --------------------------------------------------------------------------------------------
+# Monthly reports (data contract, "The monthly report"): synthetic PDSA cycles for 2024
+# --------------------------------------------------------------------------------------------
+
+REPORT_YEAR = 2024
+REPORT_HEADERS = ("site_code", "period", "measure_code", "change_idea", "pdsa_stage", "narrative")
+# (measure or None for the site's work as a whole, change idea, what it is) to choose from
+_CHANGES: tuple[tuple[str | None, str, str], ...] = (
+    ("PPH1500", "Quantitative blood loss measurement at every birth", "weighing swabs and drapes after every birth"),
+    ("PPH1500", "Haemorrhage risk assessment on admission in labour", "a risk assessment on the labour ward board"),
+    ("PTB37", "Smoking cessation referral at booking", "an opt-out referral to the stop smoking service"),
+    ("PTB34", "Continuity of carer for women at risk of preterm birth", "a named midwife team for high-risk women"),
+    (
+        "MHBOOK",
+        "Mental health questions at booking with an interpreter",
+        "booking appointments with a live interpreter",
+    ),
+    ("MHREFER", "Direct referral to the perinatal mental health team", "a direct referral form for midwives"),
+    ("GDMOGTT", "OGTT reminders in the woman's own language", "text reminders for OGTT appointments in ten languages"),
+    ("GDMDIAG", "Early OGTT for women with a previous GDM", "offering the OGTT at 16 weeks as well as at 28"),
+    (None, "Ethnicity recording at booking: staff huddles", "five-minute huddles on recording ethnicity at booking"),
+    (None, "Co-production with the Maternity and Neonatal Voices Partnership", "listening events with local women"),
+)
+_STAGE_TEXT = {
+    "plan": "Plan: we will test {what}. We predict more Black and Asian women will benefit within three months; "
+    "we will audit {k} records a week.",
+    "do": "Do: started on {day} {month_name} on ward {ward}; {staff} staff briefed, tested with {k} women in the "
+    "first week.",
+    "study": "Study: {pct}% of eligible women received the change in an audit of {k} records; the run chart has not "
+    "yet shifted.",
+    "act": "Act: staff asked for a shorter form; changes agreed at the {day} {month_name} governance meeting.",
+    "adopt": "Adopt: the change is now standard practice across {beds} beds; we will keep auditing monthly.",
+    "adapt": "Adapt: {pct}% uptake on day shifts but lower at night, so we are testing a night-shift version.",
+    "abandon": "Abandon: uptake stayed at {pct}% and midwives found it added work; we stop and try another idea.",
+}
+
+
+def report_rows(site_code: str, month: date) -> list[list[str]]:
+    """The synthetic monthly report of a site for a month of 2024 (empty for other years): three PDSA cycles
+    starting in January, May and September, one stage a month (plan, do, study, act, then adopt, adapt or
+    abandon), chosen and worded deterministically from the site code."""
+    if month.year != REPORT_YEAR:
+        return []
+    h = zlib.crc32(site_code.encode())
+    picks = [_CHANGES[(h + 3 * i) % len(_CHANGES)] for i in range(3)]
+    rows = []
+    for i, (measure, idea, what) in enumerate(picks):
+        step = month.month - (1 + 4 * i)
+        if not 0 <= step <= 4:
+            continue
+        stage = ("plan", "do", "study", "act")[step] if step < 4 else ("adopt", "adapt", "abandon")[(h >> i) % 3]
+        r = zlib.crc32(f"{site_code}|{month:%Y-%m}|{i}".encode())
+        narrative = _STAGE_TEXT[stage].format(
+            what=what,
+            k=10 + r % 40,
+            day=1 + r % 27,
+            month_name=_MONTH_NAME[month.month],
+            ward=1 + r % 12,
+            staff=5 + r % 30,
+            pct=40 + r % 55,
+            beds=12 + r % 30,
+        )
+        rows.append(
+            [site_code, f"{month:%Y-%m}", measure or "", idea, stage.capitalize() if r % 2 else stage, narrative]
+        )
+    return rows
+
+
+def _add_report_sheet(path: Path, rows: list[list[str]], when: datetime) -> None:
+    from openpyxl import load_workbook
+    from openpyxl.writer.excel import ExcelWriter
+
+    wb = load_workbook(path)
+    ws = wb.create_sheet("report")
+    ws.append(list(REPORT_HEADERS))
+    for row in rows:
+        ws.append(row)
+    stamp = when.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    wb.properties.created = stamp
+    wb.properties.modified = stamp
+    buf = io.BytesIO()
+    archive = _FixedTimeZip(buf, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+    archive.fixed_time = stamp.timetuple()[:6]
+    ExcelWriter(wb, archive).save()
+    path.write_bytes(buf.getvalue())
+
+
+def write_reports(dest: Path, profiles: Sequence[SiteProfile] | None = None, set_mtime: bool = True) -> list[Path]:
+    """Write the sample monthly reports of 2024 into ``dest``, where ``write_returns`` put the returns: as a
+    ``report`` sheet in a site-month's workbook where the return is an .xlsx, else as its own
+    ``<SITE>_<YYYY-MM>_report.csv``. Returns the paths written or changed. Deterministic."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    profiles = list(profiles) if profiles is not None else default_profiles()
+    now = time.time()
+    written = []
+    for profile in profiles:
+        site = profile.site_code
+        for month in month_range(date(REPORT_YEAR, 1, 1), date(REPORT_YEAR, 12, 1)):
+            rows = report_rows(site, month)
+            if not rows:
+                continue
+            when = arrival_time(site, month)
+            workbook = dest / f"{site}_{month:%Y-%m}.xlsx"
+            if workbook.exists():
+                _add_report_sheet(workbook, rows, when)
+                path = workbook
+            else:
+                when += timedelta(minutes=5)
+                path = dest / f"{site}_{month:%Y-%m}_report.csv"
+                buf = io.StringIO()
+                csv.writer(buf, lineterminator="\n").writerows([list(REPORT_HEADERS), *rows])
+                path.write_bytes(buf.getvalue().encode("utf-8"))
+            if set_mtime:
+                stamp = min(when.timestamp(), now)
+                os.utime(path, (stamp, stamp))
+            written.append(path)
+    return written
+
+
+def sample_clock(due_day: int, end: date = DEFAULT_END) -> date:
+    """The date a sample LAN_HOME's overdue returns are judged on: the due date of its last month, so that
+    every sample month is due (and loaded) and no month after the sample is ever overdue."""
+    return date(end.year + end.month // 12, end.month % 12 + 1, due_day)
+
+
+def seed_lan_home(settings) -> tuple[list[Path], list[Path]]:
+    """What `make run` puts in a new LAN_HOME (ingest.settings.Settings): the sample returns and reports in
+    landing/, and the SAMPLE_DATA marker with the sample's clock (see sample_clock). Returns (returns, reports)."""
+    settings.make_folders()
+    returns = write_returns(settings.landing)
+    reports = write_reports(settings.landing)
+    settings.sample_marker.write_text(
+        "This LAN_HOME was seeded with synthetic sample returns (ingest/sample_data.py); its releases say so.\n"
+        "Overdue returns are judged on the sample's own date (the environment's LAN_RUN_DATE wins):\n"
+        f"LAN_RUN_DATE={sample_clock(settings.due_day):%Y-%m-%d}\n"
+    )
+    return returns, reports

@@ -23,6 +23,22 @@ def _month(text: str) -> date:
     return date(int(year), int(month), 1)
 
 
+SAMPLE_MARKER = "SAMPLE_DATA"
+
+
+def home_settings(lan_home: Path) -> dict[str, str]:
+    """The `LAN_...=value` lines of LAN_HOME/SAMPLE_DATA: settings that belong to the folder, not the
+    environment (the environment wins). `make run` writes `LAN_RUN_DATE` there when it seeds sample returns,
+    so that overdue returns are judged on the sample's own clock: the months after the sample are never
+    shown as overdue however late the sample is run."""
+    try:
+        text = (lan_home / SAMPLE_MARKER).read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    pairs = (line.partition("=") for line in text.splitlines())
+    return {k.strip(): v.strip() for k, sep, v in pairs if sep and k.strip().startswith("LAN_") and v.strip()}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where LAN_HOME is and the programme's configurable choices."""
@@ -33,21 +49,37 @@ class Settings:
     programme_start: date = date(2024, 1, 1)
     reporting_start: date = date(2023, 1, 1)
     disclosure_rule: str = "msds"
-    due_day: int = 15
-    settle_seconds: float = 60.0
+    due_day: int = 15  # a site-month's return is due on this day of the following month
+    settle_seconds: float = 60.0  # a landing file is taken once it has not changed for this long
+    reporting_end: date | None = None  # last month of the reporting window (None: open)
+    run_date: date | None = None  # the date overdue returns are judged on (None: today)
+
+    @property
+    def today(self) -> date:
+        """The run's date: LAN_RUN_DATE when set (tests), else today."""
+        return self.run_date or date.today()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
+        lan_home = Path(env.get("LAN_HOME") or REPO_ROOT / "data").resolve()
+        env = {**home_settings(lan_home), **{k: v for k, v in env.items() if v}}
+        due_day = int(env.get("LAN_DUE_DAY") or "15")
+        if not 1 <= due_day <= 28:
+            raise ValueError(f"LAN_DUE_DAY must be a day from 1 to 28 (a day every month has), not {due_day}")
+        reporting_end = env.get("LAN_REPORTING_END")
+        run_date = env.get("LAN_RUN_DATE")
         return cls(
-            lan_home=Path(env.get("LAN_HOME") or REPO_ROOT / "data").resolve(),
+            lan_home=lan_home,
             completeness_threshold=float(env.get("LAN_COMPLETENESS_THRESHOLD", "0.9")),
             reference_group=env.get("LAN_REFERENCE_GROUP", "White"),
             programme_start=_month(env.get("LAN_PROGRAMME_START", "2024-01")),
             reporting_start=_month(env.get("LAN_REPORTING_START", "2023-01")),
             disclosure_rule=env.get("LAN_DISCLOSURE_RULE", "msds").lower(),
-            due_day=int(env.get("LAN_DUE_DAY", "15")),
+            due_day=due_day,
             settle_seconds=float(env.get("LAN_SETTLE_SECONDS", "60")),
+            reporting_end=_month(reporting_end) if reporting_end else None,
+            run_date=date.fromisoformat(run_date.strip()) if run_date else None,
         )
 
     @property
@@ -81,7 +113,7 @@ class Settings:
     @property
     def sample_marker(self) -> Path:
         """Present when `make run` seeded this LAN_HOME with synthetic sample returns."""
-        return self.lan_home / "SAMPLE_DATA"
+        return self.lan_home / SAMPLE_MARKER
 
     @property
     def dagster_home(self) -> Path:

@@ -29,6 +29,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ingest import report_store
 from ingest.parsed import ParsedFile
 from ingest.problems import Problem
 from ingest.settings import Settings
@@ -104,6 +105,7 @@ class IngestReport:
     repeats: list[str] = field(default_factory=list)
     submission_ids: list[str] = field(default_factory=list)
     rows_loaded: int = 0
+    reports: list = field(default_factory=list)  # every new monthly report (ingest.report.ParsedReport)
 
     @property
     def files_seen(self) -> int:
@@ -182,10 +184,11 @@ def connect_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(settings.warehouse))
     con.execute(RAW_DDL)
+    con.execute(report_store.REPORT_DDL)
     return con
 
 
-def _keep_atomically(item: LandingFile, dest: Path) -> None:
+def keep_atomically(item: LandingFile, dest: Path) -> None:
     """Write the bytes read from landing/ to ``dest`` (temporary name, then rename), with the file's mtime."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.part")
@@ -195,7 +198,7 @@ def _keep_atomically(item: LandingFile, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def _write_text_atomically(dest: Path, text: str) -> None:
+def write_text_atomically(dest: Path, text: str) -> None:
     tmp = dest.with_name(f".{dest.name}.part")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, dest)
@@ -225,21 +228,26 @@ def reason_text(parsed: ParsedFile, item: LandingFile) -> str:
 
 def keep_file(settings: Settings, parsed: ParsedFile, item: LandingFile) -> Path:
     """Copy the file unchanged to raw/ or quarantine/; return where, relative to LAN_HOME."""
+    report = parsed.report
+    if report is not None and report.sheet is not None and not report.accepted:
+        kept = report_store.quarantine_report_sheet(settings, report, item)
+        if report.personal_data and parsed.accepted:
+            return kept  # a report holding personal data is kept only in quarantine, though its numbers load
     if parsed.accepted:
         dest = settings.raw / f"{item.received_at:%Y-%m}" / stored_name(item)
-        _keep_atomically(item, dest)
-        _write_text_atomically(dest.with_name(dest.name + ".sha256"), f"{item.checksum}  {dest.name}\n")
+        keep_atomically(item, dest)
+        write_text_atomically(dest.with_name(dest.name + ".sha256"), f"{item.checksum}  {dest.name}\n")
     else:
         dest = settings.quarantine / stored_name(item)
-        _keep_atomically(item, dest)
-        _write_text_atomically(dest.with_name(dest.name + ".reason.txt"), reason_text(parsed, item))
+        keep_atomically(item, dest)
+        write_text_atomically(dest.with_name(dest.name + ".reason.txt"), reason_text(parsed, item))
         reason = {
             "file_name": parsed.file_name,
             "sha256": item.checksum,
             "received_at": item.received_at.isoformat() + "Z",
             "problems": [p.to_dict() for p in parsed.problems],
         }
-        _write_text_atomically(dest.with_name(dest.name + ".reason.json"), json.dumps(reason, indent=2) + "\n")
+        write_text_atomically(dest.with_name(dest.name + ".reason.json"), json.dumps(reason, indent=2) + "\n")
     return dest.relative_to(settings.lan_home)
 
 
@@ -351,6 +359,8 @@ def ingest_landing(
             if parsed.accepted:
                 accepted.append((parsed, item))
         subs, rows = _submission_frames(accepted, now)
+        report_files, report_rows = report_store.report_frames(settings, parsed_files, items, file_records, now, run_id)
+        report.reports = [p.report for p in parsed_files if p.report is not None]
 
         con.execute("begin transaction")
         if file_records:
@@ -369,6 +379,7 @@ def ingest_landing(
                 from new_rows""")
             report.submission_ids = subs["submission_id"].tolist()
             report.rows_loaded = len(rows)
+        report_store.insert_reports(con, report_files, report_rows)
         con.execute("commit")
     finally:
         con.close()

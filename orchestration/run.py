@@ -17,14 +17,14 @@ def main() -> int:
     settings = Settings.from_env()
     started = time.perf_counter()
     if is_new(settings):
-        from ingest.sample_data import write_returns
+        from ingest.sample_data import seed_lan_home
 
-        settings.make_folders()
-        written = write_returns(settings.landing)
-        settings.sample_marker.write_text(
-            "This LAN_HOME was seeded with synthetic sample returns (ingest/sample_data.py); its releases say so.\n"
+        written, reports = seed_lan_home(settings)
+        print(
+            f"New LAN_HOME: put {len(written)} sample returns and {len(reports)} monthly reports (synthetic data) "
+            f"in {settings.landing}"
         )
-        print(f"New LAN_HOME: put {len(written)} sample returns (synthetic data) in {settings.landing}")
+        settings = Settings.from_env()
 
     from orchestration.instance import prepare_environment
 

@@ -29,13 +29,14 @@ from typing import Any
 import duckdb
 import pytest
 
-from ingest.sample_data import write_returns
+from ingest.sample_data import seed_lan_home
 from ingest.settings import Settings
 from tests.conftest import CHECK_INTERFACE, REPO_ROOT, pipeline_env, run_pipeline
 
 pytestmark = pytest.mark.e2e
 
-SAMPLE_FILES = 10 * 24
+SAMPLE_SUBMISSIONS = 10 * 24
+SAMPLE_FILES = SAMPLE_SUBMISSIONS + 94  # the returns and the sample's report files (26 reports are workbook sheets)
 KEPT_BESIDE = (".sha256", ".reason.txt", ".reason.json")  # what keep_file writes next to each original
 WAIT = 600  # seconds: an upper bound for reaching a kill point on a slow, busy machine
 POLL = 0.005
@@ -208,10 +209,7 @@ def crashed(tmp_path_factory) -> dict:
     settings = Settings.from_env({"LAN_HOME": str(home)})
     settings.make_folders()
     # exactly what `make run` puts in a new LAN_HOME (orchestration/run.py), written here so it can be hashed first
-    write_returns(settings.landing)
-    settings.sample_marker.write_text(
-        "This LAN_HOME was seeded with synthetic sample returns (ingest/sample_data.py); its releases say so.\n"
-    )
+    seed_lan_home(settings)
     landed = {sha256(p): p.name for p in settings.landing.iterdir()}
     assert len(landed) == SAMPLE_FILES, "every sample file has bytes of its own"
     story: dict[str, Any] = {"home": home, "landed": landed, "seconds": {}}
@@ -342,7 +340,7 @@ def test_the_warehouse_holds_every_file_and_row_once(crashed):
     assert query(warehouse, "select count(*), count(*) filter (where is_repeat) from raw.file_arrivals") == [
         (SAMPLE_FILES, 0)
     ]
-    assert query(warehouse, "select count(*) from raw.submissions") == [(SAMPLE_FILES,)]
+    assert query(warehouse, "select count(*) from raw.submissions") == [(SAMPLE_SUBMISSIONS,)]
     assert query(
         warehouse,
         """

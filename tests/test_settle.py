@@ -22,7 +22,10 @@ SETTLE = 5.0
 def _ingest(settings: Settings, run_id: str):
     reference = load_reference()
     return ingest_landing(
-        settings, parse=lambda paths: parse_files(paths, reference, date.today()), check=None, run_id=run_id
+        settings,
+        parse=lambda paths, contents: parse_files(paths, reference, date.today(), contents),
+        check=None,
+        run_id=run_id,
     )
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from orchestration.assets.transform import model_key
+from orchestration.markdown import markdown_table
 from orchestration.resources import LanHome
 from publish.charts import write_site_pages
 from publish.run_chart_series import series_from_gap_metrics
@@ -32,17 +33,6 @@ def _optional_model_key(name: str) -> list[dg.AssetKey]:
         return [model_key(name)]
     except KeyError:  # get_asset_key_for_model: no such model in the manifest
         return []
-
-
-def _markdown_table(frame: pd.DataFrame) -> str:
-    """A real markdown table (header, separator, one line per row)."""
-    if frame.empty:
-        return "none"
-    cols = [str(c) for c in frame.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |")
-    return "\n".join(lines)
 
 
 @dg.asset(
@@ -71,7 +61,7 @@ def run_chart_points(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeR
         metadata={
             "rows": rows,
             "series": int(points.groupby(SERIES_KEYS, dropna=False).ngroups),
-            "series_by_chart_type": dg.MetadataValue.md(_markdown_table(by_type)),
+            "series_by_chart_type": dg.MetadataValue.md(markdown_table(by_type)),
             "group_series_too_sparse_for_runs_rules": int(group["signal_note"].notna().sum()),
         }
     )
@@ -111,7 +101,7 @@ def run_chart_points_cover_every_series_month(warehouse: DuckDBResource) -> dg.A
         metadata={
             "rows": rows,
             "missing_series_months": len(missing),
-            "first_missing": dg.MetadataValue.md(_markdown_table(missing.head(20))),
+            "first_missing": dg.MetadataValue.md(markdown_table(missing.head(20))),
         },
     )
 
@@ -128,7 +118,7 @@ def run_chart_limits_are_finite(warehouse: DuckDBResource) -> dg.AssetCheckResul
         counts = con.execute(tests).df()
     return dg.AssetCheckResult(
         passed=bool((counts["not_finite"] == 0).all()),
-        metadata={"by_column": dg.MetadataValue.md(_markdown_table(counts))},
+        metadata={"by_column": dg.MetadataValue.md(markdown_table(counts))},
     )
 
 

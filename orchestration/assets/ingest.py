@@ -8,10 +8,11 @@ import dagster as dg
 import pandas as pd
 
 from expectations.validate import check_structure
-from ingest.parse import parse_files
 from ingest.parsed import ParsedFile
 from ingest.reference import load_reference
+from ingest.report import parse_with_reports
 from ingest.store import ingest_landing, settling_paths
+from orchestration.markdown import markdown_table
 from orchestration.resources import LanHome
 
 RAW_TABLES = ("files", "file_arrivals", "submissions", "return_rows")
@@ -43,6 +44,23 @@ def check_parsed(parsed: Sequence[ParsedFile], today) -> None:
         by_file[problem.file_name].problems.append(problem)
 
 
+def reports_table(reports: Sequence) -> str:
+    """The monthly reports of this run as a markdown table: where, outcome, changes loaded, reasons (never a
+    personal value: a report holding one says only the row, column and kind)."""
+    rows = [
+        {
+            "report": r.source,
+            "site": r.site_code or "",
+            "months": ", ".join(f"{m:%Y-%m}" for m in r.months),
+            "outcome": "accepted" if r.accepted else "refused",
+            "changes": len(r.rows),
+            "reasons": "; ".join(f"row {p.row} {p.column or ''}: {p.rule}".replace(" :", ":") for p in r.errors[:5]),
+        }
+        for r in reports
+    ]
+    return markdown_table(pd.DataFrame(rows))
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
@@ -64,7 +82,7 @@ def landing_files(context: dg.AssetExecutionContext, lan: LanHome):
     started = time.perf_counter()
     report = ingest_landing(
         settings,
-        parse=_timed(timings, "parse", lambda paths, contents: parse_files(paths, reference, today, contents)),
+        parse=_timed(timings, "parse", lambda paths, contents: parse_with_reports(paths, reference, today, contents)),
         check=_timed(timings, "validate", lambda parsed: check_parsed(parsed, today)),
         run_id=context.run_id,
     )
@@ -85,6 +103,9 @@ def landing_files(context: dg.AssetExecutionContext, lan: LanHome):
         f"{len(report.accepted)} file(s) loaded ({len(report.submission_ids)} site-month submissions, "
         f"{report.rows_loaded} rows), {len(report.quarantined)} quarantined, {len(report.repeats)} repeat(s)."
     )
+    for monthly in report.reports:
+        if monthly.sheet is not None and not monthly.accepted:  # a refused report file is logged above
+            context.log.warning(f"Report refused, {monthly.source}:\n" + "\n".join(f"  - {p}" for p in monthly.errors))
     quarantined = {p.file_name: "; ".join(str(e) for e in p.errors)[:500] for p in report.quarantined}
     yield dg.MaterializeResult(
         asset_key=RAW_KEYS["files"],
@@ -92,6 +113,9 @@ def landing_files(context: dg.AssetExecutionContext, lan: LanHome):
             "files_accepted": len(report.accepted),
             "files_quarantined": len(report.quarantined),
             "quarantined": dg.MetadataValue.json(quarantined),
+            "reports_accepted": sum(r.accepted for r in report.reports),
+            "reports_refused": sum(not r.accepted for r in report.reports),
+            "reports": dg.MetadataValue.md(reports_table(report.reports)),
         },
     )
     yield dg.MaterializeResult(

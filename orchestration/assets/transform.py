@@ -1,11 +1,13 @@
 """Transform: the dbt project (staging -> intermediate -> marts) as Dagster assets."""
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets, get_asset_key_for_model
 
+from ingest.settings import Settings
 from orchestration.project import dbt_project
 from orchestration.resources import LanHome
 
@@ -43,7 +45,18 @@ def lan_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: 
     Its artifacts (run_results.json, logs, partial parse state) go to LAN_HOME/dbt/build, replaced by
     each run, not to a new folder in the code checkout per run."""
     target = lan.settings.lan_home / "dbt" / "build"
-    yield from dbt.cli(["build"], context=context, target_path=target).stream()
+    yield from dbt.cli(
+        ["build", "--vars", json.dumps(due_date_vars(lan.settings))], context=context, target_path=target
+    ).stream()
+
+
+def due_date_vars(settings: Settings) -> dict[str, str]:
+    """The due-date settings as dbt vars (they may come from LAN_HOME's SAMPLE_DATA file, not only the environment)."""
+    return {
+        "due_day": str(settings.due_day),
+        "reporting_end": f"{settings.reporting_end:%Y-%m}" if settings.reporting_end else "",
+        "run_date": settings.today.isoformat(),
+    }
 
 
 @dbt_assets(

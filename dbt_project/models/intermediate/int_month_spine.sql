@@ -1,5 +1,5 @@
--- Every month from the reporting start (or the first month received, if earlier) to the latest
--- month received in an accepted file.
+-- Every month from the reporting start (or the first month received, if earlier) to the latest month
+-- already due (or the latest month received in an accepted file, if later), never past LAN_REPORTING_END.
 with
 
 submissions as (
@@ -13,10 +13,14 @@ bounds as (
     select
         least({{ month_var('reporting_start') }}, coalesce(min(month_start_date), {{ month_var('reporting_start') }}))
             as first_month,
-        greatest(
-            {{ month_var('reporting_start') }}, coalesce(max(month_start_date), {{ month_var('reporting_start') }})
-        )
-            as last_month
+        least(
+            greatest(
+                {{ month_var('reporting_start') }},
+                coalesce(max(month_start_date), {{ month_var('reporting_start') }}),
+                {{ latest_due_month() }}
+            ),
+            {{ reporting_end_month() }}
+        ) as last_month
     from submissions
 
 ),

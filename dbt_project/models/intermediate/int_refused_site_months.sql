@@ -7,6 +7,13 @@ files as (
 
 ),
 
+report_files as (
+
+    select * from {{ ref('stg_raw__report_files') }}
+    where is_report_file
+
+),
+
 refused as (
 
     select
@@ -21,6 +28,8 @@ refused as (
     where
         outcome = 'quarantined'
         and site_code is not null
+        -- a refused monthly report does not refuse the numbers (fct_site_report, report_received)
+        and checksum not in (select report_files.checksum from report_files)
 
 ),
 

@@ -38,6 +38,15 @@ completeness as (
 
 ),
 
+site_reports as (
+
+    select distinct
+        site_code,
+        month_start_date
+    from {{ ref('fct_site_report') }}
+
+),
+
 site_month_completeness as (
 
     select
@@ -73,7 +82,8 @@ joined as (
         refused.file_name as refused_file_name,
         refused.received_at as refused_received_at,
         refused.ingested_at as refused_ingested_at,
-        refused.problems_text as refused_problems
+        refused.problems_text as refused_problems,
+        site_reports.site_code is not null as report_received
     from sites
     cross join months
     left join current_submissions
@@ -90,6 +100,10 @@ joined as (
         on
             sites.site_code = refused.site_code
             and months.month_start_date = refused.month_start_date
+    left join site_reports
+        on
+            sites.site_code = site_reports.site_code
+            and months.month_start_date = site_reports.month_start_date
 
 ),
 
@@ -129,7 +143,10 @@ final as (
             end
         ), '') as problems,
         case when submission_id is not null then coalesce(meets_completeness_threshold, true) end
-            as meets_completeness_threshold
+            as meets_completeness_threshold,
+        {{ due_date('month_start_date') }} as due_date,
+        submission_id is null and {{ run_date() }} > {{ due_date('month_start_date') }} as is_overdue,
+        report_received
     from joined
 
 )
