@@ -38,6 +38,8 @@ MARTS = [
     "fct_ethnicity_completeness",
     "fct_submission_status",
     "fct_data_quality_results",
+    "gap_change",
+    "gap_trend",
 ]
 
 

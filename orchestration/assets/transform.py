@@ -15,6 +15,8 @@ class LanDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
+            if dbt_resource_props["source_name"] == "published":  # the publish assets' own tables (gap_metrics)
+                return dg.AssetKey([dbt_resource_props["name"]])
             return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
         return dg.AssetKey([dbt_resource_props["name"]])
 
@@ -24,16 +26,48 @@ class LanDbtTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else "transform"
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=LanDbtTranslator(), project=dbt_project)
+# dbt models downstream of Python assets that are themselves downstream of dbt (analysis.gap_trend_fits, fitted from
+# gap_metrics): a second dbt asset definition, so that the asset graph has no cycle and each `dbt build` runs whole.
+EVALUATION_MODELS = "stg_analysis__gap_trend_fits gap_trend gap_change"
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome, folder: str):
+    target = lan.settings.lan_home / "dbt" / folder
+    yield from dbt.cli(["build"], context=context, target_path=target).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=LanDbtTranslator(),
+    project=dbt_project,
+    exclude=EVALUATION_MODELS,
+)
 def lan_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome):
     """`dbt build`: models and their tests (unit and data); a failing test stops the models downstream of it.
 
     Its artifacts (run_results.json, logs, partial parse state) go to LAN_HOME/dbt/build, replaced by
     each run, not to a new folder in the code checkout per run."""
-    target = lan.settings.lan_home / "dbt" / "build"
-    yield from dbt.cli(["build"], context=context, target_path=target).stream()
+    yield from _build(context, dbt, lan, "build")
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=LanDbtTranslator(),
+    project=dbt_project,
+    select=EVALUATION_MODELS,
+    name="lan_dbt_evaluation_models",
+)
+def lan_dbt_evaluation_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome):
+    """`dbt build` of the evaluation models (gap_change, gap_trend) after the model fits they republish;
+    artifacts in LAN_HOME/dbt/build-evaluation."""
+    yield from _build(context, dbt, lan, "build-evaluation")
 
 
 def model_key(name: str) -> dg.AssetKey:
     """The asset key of dbt model `name`, as Dagster derives it (never spelt by hand)."""
-    return get_asset_key_for_model([lan_dbt_models], name)
+    for definition in (lan_dbt_models, lan_dbt_evaluation_models):
+        try:
+            return get_asset_key_for_model([definition], name)
+        except KeyError:
+            continue
+    raise KeyError(f"no dbt model named {name}")
