@@ -14,8 +14,7 @@ from publish.gap_trend import KEY_COLUMNS, fit_gap_trends
 from publish.warehouse_tables import replace_table
 
 GAP_TREND_FITS = dg.AssetKey(["analysis", "gap_trend_fits"])
-# gap_metrics: the dbt model once it is one, the publish asset until then (both keyed ["gap_metrics"]).
-GAP_METRICS = dg.AssetKey(["gap_metrics"])
+GAP_METRICS = model_key("gap_metrics")
 CHANGE_KEY = ["geography_level", "site_code", "measure_code", "ethnic_group", "comparison"]
 
 MONTHLY_COUNTS = """

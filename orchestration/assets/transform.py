@@ -15,8 +15,6 @@ class LanDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            if dbt_resource_props["source_name"] == "published":  # the publish assets' own tables (gap_metrics)
-                return dg.AssetKey([dbt_resource_props["name"]])
             return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
         return dg.AssetKey([dbt_resource_props["name"]])
 
@@ -28,12 +26,20 @@ class LanDbtTranslator(DagsterDbtTranslator):
 
 # dbt models downstream of Python assets that are themselves downstream of dbt (analysis.gap_trend_fits, fitted from
 # gap_metrics): a second dbt asset definition, so that the asset graph has no cycle and each `dbt build` runs whole.
-EVALUATION_MODELS = "stg_analysis__gap_trend_fits gap_trend gap_change"
+EVALUATION_MODELS = "stg_analysis__gap_trend_fits gap_trend"
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome, folder: str):
     target = lan.settings.lan_home / "dbt" / folder
-    yield from dbt.cli(["build"], context=context, target_path=target).stream()
+    try:
+        # Column schemas (names, types) for the UI; lineage off: sqlglot cannot resolve every compiled model.
+        yield from (
+            dbt.cli(["build"], context=context, target_path=target)
+            .stream()
+            .fetch_column_metadata(with_column_lineage=False)
+        )
+    finally:
+        _close_dbt_duckdb()
 
 
 @dbt_assets(
@@ -58,9 +64,23 @@ def lan_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: 
     name="lan_dbt_evaluation_models",
 )
 def lan_dbt_evaluation_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome):
-    """`dbt build` of the evaluation models (gap_change, gap_trend) after the model fits they republish;
+    """`dbt build` of the models that republish Python model fits (gap_trend), after those fits;
     artifacts in LAN_HOME/dbt/build-evaluation."""
     yield from _build(context, dbt, lan, "build-evaluation")
+
+
+def _close_dbt_duckdb() -> None:
+    """Close the warehouse file that fetch_column_metadata opened in this process through dbt-duckdb's adapter.
+
+    dbt-duckdb keeps one database handle per process (DuckDBConnectionManager._ENV). Left open, it holds the
+    file with dbt's configuration, and the `warehouse` resource could not open it in the next steps ("a
+    different configuration than existing connections")."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
 
 
 def model_key(name: str) -> dg.AssetKey:
