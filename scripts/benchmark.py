@@ -71,8 +71,6 @@ INGEST_STEP = "landing_files"
 STEP_STAGES = {
     "raw__data_quality_results": "validate",
     "lan_dbt_models": "dbt build",
-    "gap_metrics": "gap metrics",
-    "gap_metrics_by_ethnic_category": "gap metrics",
     "run_chart_points": "run charts",
     "run_charts": "run charts",
     "quality_report": "publish",
