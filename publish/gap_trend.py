@@ -103,7 +103,8 @@ def fit_glm(y: np.ndarray, design: pd.DataFrame, offset: np.ndarray, quasi: bool
     n, p = design.shape
     if n <= p:
         return GlmFit(n_observations=n, note=f"too few observations for the model ({n} rows, {p} terms)")
-    if np.linalg.matrix_rank(design.to_numpy(dtype=float)) < p:
+    x = design.to_numpy(dtype=float)
+    if np.linalg.matrix_rank(x.T @ x, hermitian=True) < p:  # on the p x p Gram matrix: cheap for the LAN's many rows
         return GlmFit(n_observations=n, note="the design is not of full rank (a term is constant or collinear)")
     try:
         with warnings.catch_warnings():
@@ -155,8 +156,9 @@ def comparative_design(rows: pd.DataFrame, start_index: int) -> pd.DataFrame:
         index=rows.index,
     )
     if "site_code" in rows and rows["site_code"].nunique() > 1:
-        for site in sorted(rows["site_code"].unique())[1:]:
-            design[f"site[{site}]"] = (rows["site_code"] == site).astype(float)
+        sites = sorted(rows["site_code"].unique())[1:]
+        terms = {f"site[{site}]": (rows["site_code"] == site).astype(float) for site in sites}
+        design = pd.concat([design, pd.DataFrame(terms, index=rows.index)], axis=1)
     return design
 
 
