@@ -5,13 +5,23 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration import alerts
-from orchestration.assets import charts, ingest, publish, quality, status, status_checks, transform
+from orchestration.assets import (
+    charts,
+    evaluation,
+    ingest,
+    marts_checks,
+    publish,
+    quality,
+    status,
+    status_checks,
+    transform,
+)
 from orchestration.resources import build_resources
 from orchestration.schedules import build_monthly_schedule
 from orchestration.sensors import build_landing_sensor
 
 # Every module holding assets or asset checks, in the order data flows.
-MODULES = [ingest, quality, transform, status_checks, charts, publish, status, alerts]
+MODULES = [ingest, quality, transform, marts_checks, status_checks, evaluation, charts, publish, status, alerts]
 
 lan_pipeline = dg.define_asset_job(
     "lan_pipeline",

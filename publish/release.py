@@ -229,6 +229,9 @@ RELEASE_TABLES: dict[str, TableSpec] = {
         ("geography_level", "site_code", "measure_code", "period_type", "period_label", "ethnic_group"),
         count_columns=("numerator", "denominator"),
         gap_metrics=True,
+        withheld_columns=("completeness", "flagged_share"),
+        withheld_reason="shares of the true (unrounded) denominators; fct_ethnicity_completeness has completeness "
+        "from rounded counts",
         description="Each ethnic group's rate compared with the reference group's, by site "
         "and for the whole LAN, per month, quarter, rolling 12 months and programme phase "
         "(statistics recomputed from rounded counts).",

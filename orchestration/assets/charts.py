@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 
 import dagster as dg
-import duckdb
-import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from orchestration.assets.transform import model_key
@@ -21,18 +19,9 @@ from publish.warehouse_tables import replace_table
 RUN_CHART_POINTS_KEY = dg.AssetKey(["analysis", "run_chart_points"])
 ANALYSIS_TABLE = "analysis.run_chart_points"
 RUN_CHART_KEY = [*SERIES_KEYS, "month_start_date"]
-# gap_metrics keeps its asset key whether Python writes it or dbt builds it (model_key("gap_metrics") once it is a
-# dbt model): the SQL reads marts.gap_metrics by name either way.
-GAP_METRICS_KEY = dg.AssetKey(["gap_metrics"])
+GAP_METRICS_KEY = model_key("gap_metrics")
+GAP_CHANGE_PAGE_KEY = dg.AssetKey(["gap_change_page"])
 LIMIT_COLUMNS = ["centre_line", "control_centre_line", "lower_limit", "upper_limit"]
-
-
-def _optional_model_key(name: str) -> list[dg.AssetKey]:
-    """[model_key(name)] when the dbt project has that model (another change may add it later), else []."""
-    try:
-        return [model_key(name)]
-    except KeyError:  # get_asset_key_for_model: no such model in the manifest
-        return []
 
 
 @dg.asset(
@@ -122,14 +111,6 @@ def run_chart_limits_are_finite(warehouse: DuckDBResource) -> dg.AssetCheckResul
     )
 
 
-def _table_or_none(con: duckdb.DuckDBPyConnection, table: str, sql: str) -> pd.DataFrame | None:
-    schema, name = table.split(".")
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-    ).fetchone()[0]
-    return con.execute(sql).df() if exists else None
-
-
 @dg.asset(
     deps=[
         model_key("run_chart_points"),
@@ -137,7 +118,8 @@ def _table_or_none(con: duckdb.DuckDBPyConnection, table: str, sql: str) -> pd.D
         model_key("dim_site"),
         model_key("fct_submission_status"),
         GAP_METRICS_KEY,
-        *_optional_model_key("fct_site_report"),
+        model_key("fct_site_report"),
+        GAP_CHANGE_PAGE_KEY,  # site pages and the index link its page
     ],
     group_name="charts",
     compute_kind="matplotlib",
@@ -160,12 +142,10 @@ def run_charts(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeResult:
         status = con.execute(
             "select * exclude (problems), coalesce(problems, '') as problems from marts.fct_submission_status"
         ).df()
-        reports = _table_or_none(
-            con,
-            "marts.fct_site_report",
+        reports = con.execute(
             "select site_code, month_start_date, measure_code, change_idea, pdsa_stage, narrative, submission_id "
-            "from marts.fct_site_report",
-        )
+            "from marts.fct_site_report"
+        ).df()
     dest = settings.publish / "charts"
     drawn: dict = {}
     written = write_site_pages(

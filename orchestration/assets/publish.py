@@ -1,4 +1,4 @@
-"""Publish: gap metrics, quality report, the published copy, docs and evaluation releases."""
+"""Publish: quality report, the published copy, docs and evaluation releases."""
 
 import shutil
 import subprocess
@@ -6,88 +6,16 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-import pandas as pd
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from ingest.settings import REPO_ROOT
-from orchestration.assets.transform import model_key
+from orchestration.assets.transform import marts_model_keys, model_key
 from orchestration.project import dbt_project
 from orchestration.resources import LanHome
 from publish.dictionary import describe_tables, load_manifest
-from publish.gap_metrics import build_gap_metrics
 from publish.published_copy import publish_copy
 from publish.release import RELEASE_TABLES, build_release, rule_from_name
-from publish.warehouse_tables import replace_table
-
-GAP_KEY = ["geography_level", "site_code", "measure_code", "period_type", "period_label", "ethnic_group"]
-GAP_CATEGORY_KEY = ["geography_level", "site_code", "measure_code", "period_type", "period_label", "ethnic_code"]
-MARTS = [
-    "dim_site",
-    "dim_ethnic_category",
-    "dim_condition",
-    "dim_measure",
-    "dim_month",
-    "dim_submission",
-    "fct_measure_monthly",
-    "fct_ethnicity_completeness",
-    "fct_submission_status",
-    "fct_data_quality_results",
-]
-
-
-def _write(warehouse: DuckDBResource, table: str, frame: pd.DataFrame, key: list[str]) -> int:
-    with warehouse.get_connection() as con:
-        return replace_table(con, table, frame, key)
-
-
-def _gap(lan: LanHome, warehouse: DuckDBResource, level: str) -> pd.DataFrame:
-    settings = lan.settings
-    with warehouse.get_connection() as con:
-        return build_gap_metrics(
-            con, reference_group=settings.reference_group, programme_start=settings.programme_start, level=level
-        )
-
-
-@dg.asset(
-    deps=[model_key(m) for m in ("fct_measure_monthly", "dim_ethnic_category", "dim_measure", "dim_month")],
-    group_name="publish",
-    compute_kind="python",
-)
-def gap_metrics(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeResult:
-    """marts.gap_metrics: each ethnic group against the reference group (LAN_REFERENCE_GROUP), by site and for
-    the LAN, over months, NHS financial quarters, rolling 12 months and programme phases, with 95 % intervals."""
-    frame = _gap(lan, warehouse, "group")
-    rows = _write(warehouse, "marts.gap_metrics", frame, GAP_KEY)
-    worse = frame[
-        (frame["gap_assessment"] == "worse")
-        & (frame["period_type"] == "programme_phase")
-        & (frame["geography_level"] == "lan")
-    ]
-    return dg.MaterializeResult(
-        metadata={
-            "rows": rows,
-            "lan_gaps_worse_by_phase": dg.MetadataValue.md(
-                worse[["measure_code", "period_label", "ethnic_group", "rate_ratio"]].round(2).to_csv(index=False)
-                if not worse.empty
-                else "none"
-            ),
-        }
-    )
-
-
-@dg.asset(
-    deps=[model_key(m) for m in ("fct_measure_monthly", "dim_ethnic_category", "dim_measure", "dim_month")],
-    group_name="publish",
-    compute_kind="python",
-)
-def gap_metrics_by_ethnic_category(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeResult:
-    """marts.gap_metrics_by_ethnic_category: as gap_metrics, for each ethnic category (e.g. Black African and
-    Black Caribbean separately) against the reference group."""
-    frame = _gap(lan, warehouse, "category")
-    return dg.MaterializeResult(
-        metadata={"rows": _write(warehouse, "marts.gap_metrics_by_ethnic_category", frame, GAP_CATEGORY_KEY)}
-    )
 
 
 @dg.asset(
@@ -114,12 +42,7 @@ def quality_report(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeRes
 
 
 @dg.asset(
-    deps=[
-        *(model_key(m) for m in MARTS),
-        gap_metrics,
-        gap_metrics_by_ethnic_category,
-        model_key("run_chart_points"),
-    ],
+    deps=marts_model_keys(),
     group_name="publish",
     compute_kind="duckdb",
 )

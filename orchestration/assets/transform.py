@@ -33,21 +33,17 @@ class LanDbtTranslator(DagsterDbtTranslator):
 ANALYSIS_MODELS = "source:analysis+"
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    dagster_dbt_translator=LanDbtTranslator(),
-    project=dbt_project,
-    exclude=ANALYSIS_MODELS,
-)
-def lan_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome):
-    """`dbt build`: models and their tests (unit and data); a failing test stops the models downstream of it.
-
-    Its artifacts (run_results.json, logs, partial parse state) go to LAN_HOME/dbt/build, replaced by
-    each run, not to a new folder in the code checkout per run."""
-    target = lan.settings.lan_home / "dbt" / "build"
-    yield from dbt.cli(
-        ["build", "--vars", json.dumps(due_date_vars(lan.settings))], context=context, target_path=target
-    ).stream()
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome, folder: str):
+    """`dbt build` of the asset's selection with the due-date vars; artifacts in LAN_HOME/dbt/<folder>."""
+    target = lan.settings.lan_home / "dbt" / folder
+    args = ["build", "--vars", json.dumps(due_date_vars(lan.settings))]
+    try:
+        # Column schemas (names, types) for the UI; lineage off: sqlglot cannot resolve every compiled model.
+        yield from (
+            dbt.cli(args, context=context, target_path=target).stream().fetch_column_metadata(with_column_lineage=False)
+        )
+    finally:
+        _close_dbt_duckdb()
 
 
 def due_date_vars(settings: Settings) -> dict[str, str]:
@@ -63,16 +59,60 @@ def due_date_vars(settings: Settings) -> dict[str, str]:
     manifest=dbt_project.manifest_path,
     dagster_dbt_translator=LanDbtTranslator(),
     project=dbt_project,
+    exclude=ANALYSIS_MODELS,
+)
+def lan_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome):
+    """`dbt build`: models and their tests (unit and data); a failing test stops the models downstream of it.
+
+    Its artifacts (run_results.json, logs, partial parse state) go to LAN_HOME/dbt/build, replaced by
+    each run, not to a new folder in the code checkout per run."""
+    yield from _build(context, dbt, lan, "build")
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=LanDbtTranslator(),
+    project=dbt_project,
     select=ANALYSIS_MODELS,
     name="lan_dbt_analysis_models",
 )
 def lan_dbt_analysis_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome):
-    """`dbt build` of the models that republish the analysis tables (staging view, marts table, their tests)."""
-    target = lan.settings.lan_home / "dbt" / "build_analysis"
-    yield from dbt.cli(["build"], context=context, target_path=target).stream()
+    """`dbt build` of the models that republish the analysis tables (run_chart_points, gap_trend: staging views,
+    marts tables, their tests), after the assets that write them; artifacts in LAN_HOME/dbt/build-analysis."""
+    yield from _build(context, dbt, lan, "build-analysis")
+
+
+def _close_dbt_duckdb() -> None:
+    """Close the warehouse file that fetch_column_metadata opened in this process through dbt-duckdb's adapter.
+
+    dbt-duckdb keeps one database handle per process (DuckDBConnectionManager._ENV). Left open, it holds the
+    file with dbt's configuration, and the `warehouse` resource could not open it in the next steps ("a
+    different configuration than existing connections")."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
 
 
 def model_key(name: str) -> dg.AssetKey:
-    """The asset key of dbt model `name`, as Dagster derives it (never spelt by hand); any model of the manifest,
-    whichever of the two dbt steps builds it."""
-    return get_asset_key_for_model([lan_dbt_models], name)
+    """The asset key of dbt model `name`, as Dagster derives it (never spelt by hand), whichever of the two
+    dbt steps builds it."""
+    for definition in (lan_dbt_models, lan_dbt_analysis_models):
+        try:
+            return get_asset_key_for_model([definition], name)
+        except KeyError:
+            continue
+    raise KeyError(f"no dbt model named {name}")
+
+
+def marts_model_keys() -> list[dg.AssetKey]:
+    """The asset keys of every dbt model in the marts folder (the published tables), read from the manifest."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    names = sorted(
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["fqn"][1:2] == ["marts"]
+    )
+    return [model_key(name) for name in names]

@@ -1,0 +1,261 @@
+"""The gap's trend: a comparative segmented (interrupted time series) quasi-Poisson regression.
+
+As ``../shared/spec/warehouse-interface.md`` ("gap_trend") defines it, for one geography x measure x
+ethnic group, on the monthly counts of the group (G = 1) and of the reference group (G = 0):
+
+    ln E[events] = b0 + b1 G + b2 t + b3 G t + b4 P + b5 G P + b6 P s + b7 G P s  (+ site terms for the LAN)
+
+with offset ln(denominator), t = months since the first month in the model, P = 1 from the programme start,
+s = months since the programme start (0 before it). Fitted by maximum likelihood with statsmodels' GLM
+(Poisson family, log link; IRLS) and standard errors scaled by the Pearson dispersion chi2 / (n - p)
+(R's quasipoisson). Published: exp(12 b3), exp(b5), exp(12 b7) with Wald 95 % intervals, and exp(b1), the modelled
+gap in the first month, so that the fitted gap exp(b1 + b3 t + b5 P + b7 P s) can be drawn.
+
+A row whose denominator is 0 is left out. No model is fitted with fewer than 6 months on either side of the
+programme start, or where a group has no events on one side (the estimate would be infinite), or where
+the design is not of full rank; a fit that fails or does not converge gives no estimates either. Then the
+estimates are null and ``fit_note`` says why: never a NaN or an infinity, never an exception.
+
+Pure functions, no Dagster. Tested against R's glm (tests/peers/its_*.csv, tests/test_gap_trend_peers.py).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+
+__all__ = [
+    "MIN_MONTHS_EACH_SIDE",
+    "TREND_COLUMNS",
+    "GlmFit",
+    "comparative_design",
+    "fit_glm",
+    "fit_gap_trend",
+    "fit_gap_trends",
+    "month_index",
+]
+
+Z_95 = float(stats.norm.ppf(0.975))  # 1.959963984540054
+MIN_MONTHS_EACH_SIDE = 6
+TERMS = ["const", "G", "t", "G:t", "P", "G:P", "P:s", "G:P:s"]
+#: Published quantity -> (model term, months it is scaled by).
+QUANTITIES = {
+    "baseline_gap_level": ("G", 1),
+    "baseline_gap_trend_per_year": ("G:t", 12),
+    "gap_level_change": ("G:P", 1),
+    "gap_slope_change_per_year": ("G:P:s", 12),
+}
+KEY_COLUMNS = ["geography_level", "site_code", "measure_code", "ethnic_group"]
+TREND_COLUMNS = [
+    *KEY_COLUMNS,
+    "reference_group",
+    "first_month",
+    "n_observations",
+    "months_before",
+    "months_after",
+    "dispersion",
+    *(f"{q}{sfx}" for q in QUANTITIES for sfx in ("", "_lower_95", "_upper_95")),
+    "converged",
+    "fit_note",
+]
+
+
+@dataclass(frozen=True)
+class GlmFit:
+    """One GLM fit: coefficients and standard errors by term name (empty when not fitted)."""
+
+    params: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
+    bse: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
+    dispersion: float | None = None
+    n_observations: int = 0
+    converged: bool | None = None
+    note: str | None = None
+
+    @property
+    def fitted(self) -> bool:
+        return self.note is None
+
+
+class _PoissonStartedAsR(sm.families.Poisson):
+    """statsmodels' Poisson family, with IRLS started where R's poisson()$initialize starts: mu = y + 0.1."""
+
+    def starting_mu(self, y):
+        return np.asarray(y, dtype=float) + 0.1
+
+
+def fit_glm(y: np.ndarray, design: pd.DataFrame, offset: np.ndarray, quasi: bool = True) -> GlmFit:
+    """Poisson GLM, log link, with an offset, fitted by statsmodels' IRLS; Pearson-scaled (quasi-Poisson)
+    standard errors when `quasi`, else scale 1.
+
+    The IRLS runs as R's glm.fit does (start mu = y + 0.1; stop when |change in deviance| / (|deviance| + 0.1)
+    < 1e-8; at most 25 iterations) and the dispersion is computed as summary.glm does: the sum of the final
+    working weights times the squared working residuals, over n - p. That is Pearson's chi2 / (n - p) at the
+    fitted means, and it reproduces R's reported figures to ~1e-14 rather than ~1e-6.
+
+    Any failure (rank-deficient design, no convergence, perfect separation, non-finite estimate) gives a
+    GlmFit without estimates and a note saying why."""
+    n, p = design.shape
+    if n <= p:
+        return GlmFit(n_observations=n, note=f"too few observations for the model ({n} rows, {p} terms)")
+    x = design.to_numpy(dtype=float)
+    if np.linalg.matrix_rank(x.T @ x, hermitian=True) < p:  # on the p x p Gram matrix: cheap for the LAN's many rows
+        return GlmFit(n_observations=n, note="the design is not of full rank (a term is constant or collinear)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # perfect separation and convergence warnings become failures
+            model = sm.GLM(y, design, family=_PoissonStartedAsR(), offset=offset)
+            result = model.fit(scale=1.0, maxiter=25, tol=1e-8, atol=1e-9, rtol=1e-8)
+    except Exception as exc:  # noqa: BLE001 - a model that cannot be fitted is a fact to report, not a crash
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return GlmFit(n_observations=n, converged=False, note=f"the model could not be fitted: {reason}"[:300])
+    if not result.converged:
+        return GlmFit(n_observations=n, converged=False, note="the fit did not converge in 25 iterations")
+    params = pd.Series(np.asarray(result.params), index=design.columns)
+    if quasi:
+        dispersion = float(np.sum(model.weights * result.resid_working**2) / result.df_resid)
+    else:
+        dispersion = 1.0
+    bse = pd.Series(np.sqrt(dispersion * np.diag(result.normalized_cov_params)), index=design.columns)
+    if not (np.isfinite(params).all() and np.isfinite(bse).all() and np.isfinite(dispersion)):
+        return GlmFit(n_observations=n, converged=True, note="the fit gave a non-finite estimate")
+    return GlmFit(params=params, bse=bse, dispersion=dispersion, n_observations=n, converged=True)
+
+
+def month_index(months: pd.Series) -> pd.Series:
+    """Months (dates or 'YYYY-MM' text) as consecutive integers: year x 12 + month - 1."""
+    stamps = pd.to_datetime(months.astype(str).str.slice(0, 7), format="%Y-%m")
+    return (stamps.dt.year * 12 + stamps.dt.month - 1).astype("int64")
+
+
+def comparative_design(rows: pd.DataFrame, start_index: int) -> pd.DataFrame:
+    """The interface's design matrix for rows with columns month_index, G (0/1) and, for the LAN, site_code.
+
+    t counts months from the first month in `rows`; P = 1 from `start_index` on; s = months since it
+    (0 before); one indicator per site but the first (in code order) when there are several sites."""
+    t = rows["month_index"] - rows["month_index"].min()
+    g = rows["G"].astype(float)
+    p = (rows["month_index"] >= start_index).astype(float)
+    s = (rows["month_index"] - start_index).clip(lower=0).astype(float) * p
+    design = pd.DataFrame(
+        {
+            "const": 1.0,
+            "G": g,
+            "t": t.astype(float),
+            "G:t": g * t,
+            "P": p,
+            "G:P": g * p,
+            "P:s": p * s,
+            "G:P:s": g * p * s,
+        },
+        index=rows.index,
+    )
+    if "site_code" in rows and rows["site_code"].nunique() > 1:
+        sites = sorted(rows["site_code"].unique())[1:]
+        terms = {f"site[{site}]": (rows["site_code"] == site).astype(float) for site in sites}
+        design = pd.concat([design, pd.DataFrame(terms, index=rows.index)], axis=1)
+    return design
+
+
+def _null_estimates() -> dict:
+    return {f"{q}{sfx}": None for q in QUANTITIES for sfx in ("", "_lower_95", "_upper_95")}
+
+
+def fit_gap_trend(rows: pd.DataFrame, start_index: int) -> dict:
+    """Fit one comparative model. `rows`: month_index, G, events, denominator (and site_code for the LAN),
+    one row per (site,) month and G. Returns the published fields (estimates null with a fit_note when no
+    model is fitted) and the GlmFit itself under `fit`."""
+    rows = rows[rows["denominator"] > 0].sort_values([c for c in ("site_code", "month_index", "G") if c in rows])
+    months = rows["month_index"].drop_duplicates()
+    before, after = int((months < start_index).sum()), int((months >= start_index).sum())
+    out = {
+        "first_month": int(months.min()) if len(months) else None,
+        "n_observations": len(rows),
+        "months_before": before,
+        "months_after": after,
+        "dispersion": None,
+        **_null_estimates(),
+        "converged": None,
+        "fit_note": None,
+    }
+    if before < MIN_MONTHS_EACH_SIDE or after < MIN_MONTHS_EACH_SIDE:
+        out["fit_note"] = (
+            f"not fitted: {before} months with data before the programme start and {after} from it "
+            f"(at least {MIN_MONTHS_EACH_SIDE} needed on each side)"
+        )
+        return out | {"fit": GlmFit(n_observations=len(rows), note=out["fit_note"])}
+    side = np.where(rows["month_index"] >= start_index, "from", "before")
+    events = rows.groupby([rows["G"].to_numpy(), side])["events"].sum()
+    for g, who in ((1, "the group"), (0, "the reference group")):
+        for when in ("before", "from"):
+            if events.get((g, when), 0) <= 0:
+                out["fit_note"] = f"not fitted: no events in {who} {when} the programme start (infinite estimate)"
+                return out | {"fit": GlmFit(n_observations=len(rows), note=out["fit_note"])}
+    design = comparative_design(rows, start_index)
+    fit = fit_glm(rows["events"].to_numpy(dtype=float), design, np.log(rows["denominator"].to_numpy(dtype=float)))
+    out["converged"] = fit.converged
+    if not fit.fitted:
+        out["fit_note"] = fit.note
+        return out | {"fit": fit}
+    out["dispersion"] = fit.dispersion
+    for quantity, (term, k) in QUANTITIES.items():
+        beta, se = float(fit.params[term]), float(fit.bse[term])
+        values = np.exp(k * np.array([beta, beta - Z_95 * se, beta + Z_95 * se]))
+        if not np.isfinite(values).all():
+            out |= {**_null_estimates(), "dispersion": None, "fit_note": "the fit gave an infinite estimate"}
+            return out | {"fit": fit}
+        out[quantity], out[f"{quantity}_lower_95"], out[f"{quantity}_upper_95"] = (float(v) for v in values)
+    return out | {"fit": fit}
+
+
+def fit_gap_trends(monthly: pd.DataFrame, programme_start: str, reference_group: str) -> pd.DataFrame:
+    """Every site and the LAN x measure x non-reference group, from monthly site-level counts.
+
+    `monthly`: one row per site x measure x month x ethnic group (the reference group's included) with
+    site_code, measure_code, month (date or 'YYYY-MM'), ethnic_group, numerator, denominator. A site row is
+    fitted on that site's months; a LAN row on every site's months with site terms."""
+    start_index = int(month_index(pd.Series([programme_start])).iloc[0])
+    data = monthly.assign(month_index=month_index(monthly["month"]))
+    data = data.rename(columns={"numerator": "events"})
+    reference = data[data["ethnic_group"] == reference_group]
+    groups = sorted(set(data["ethnic_group"]) - {reference_group})
+    records = []
+    for measure, by_measure in data.groupby("measure_code", sort=True):
+        ref = reference[reference["measure_code"] == measure].assign(G=0)
+        for group in groups:
+            own = by_measure[by_measure["ethnic_group"] == group].assign(G=1)
+            both = pd.concat([own, ref], ignore_index=True)[["site_code", "month_index", "G", "events", "denominator"]]
+            geographies = [
+                ("site", site, both[both["site_code"] == site]) for site in sorted(both["site_code"].unique())
+            ]
+            geographies.append(("lan", "LAN", both))
+            for level, code, rows in geographies:
+                fitted = fit_gap_trend(rows, start_index)
+                fitted.pop("fit")
+                records.append(
+                    {
+                        "geography_level": level,
+                        "site_code": code,
+                        "measure_code": measure,
+                        "ethnic_group": group,
+                        "reference_group": reference_group,
+                        **fitted,
+                    }
+                )
+    frame = pd.DataFrame.from_records(records, columns=TREND_COLUMNS)
+    first = pd.to_numeric(frame["first_month"]).astype("Int64")
+    frame["first_month"] = pd.Series(
+        [None if pd.isna(i) else date(int(i) // 12, int(i) % 12 + 1, 1) for i in first], dtype="date32[pyarrow]"
+    )
+    for column in ("n_observations", "months_before", "months_after"):
+        frame[column] = frame[column].astype("int64")
+    frame["converged"] = frame["converged"].astype("boolean")
+    frame["fit_note"] = frame["fit_note"].astype("string")
+    estimates = [c for c in TREND_COLUMNS if c == "dispersion" or c.startswith(tuple(QUANTITIES))]
+    frame[estimates] = frame[estimates].astype("Float64")
+    return frame
