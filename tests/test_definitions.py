@@ -80,4 +80,4 @@ def test_gap_tables_are_dbt_models_with_their_checks(defs):
         assert graph.get(dg.AssetKey([name])).group_name == "marts"
         checks = {key.name for key in graph.asset_check_keys if key.asset_key == dg.AssetKey([name])}
         assert {f"{name}_has_every_expected_row", f"{name}_has_no_nan_or_infinity"} <= checks
-    assert dg.AssetKey(["gap_metrics"]) in graph.get(dg.AssetKey(["run_chart_points"])).parent_keys
+    assert dg.AssetKey(["gap_metrics"]) in graph.get(dg.AssetKey(["analysis", "run_chart_points"])).parent_keys
