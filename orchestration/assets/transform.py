@@ -24,7 +24,12 @@ class LanDbtTranslator(DagsterDbtTranslator):
         return fqn[1] if len(fqn) > 2 else "transform"
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=LanDbtTranslator(), project=dbt_project)
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=LanDbtTranslator(),
+    project=dbt_project,
+    exclude="tag:release",  # the release models: their own step, orchestration/assets/release.py
+)
 def lan_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome):
     """`dbt build`: models and their tests (unit and data); a failing test stops the models downstream of it.
 
