@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from statsmodels.stats.proportion import proportion_confint
 
 from publish import release as release_module
 from publish.disclosure import DisclosureRule
@@ -53,6 +54,19 @@ def dbt(home: Path, *args: str, rule: str = "msds") -> None:
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+# site, group, numerator, denominator, reference numerator, reference denominator (reference group White)
+GAP_ROWS = [
+    ("BARTS", "White", 9, 412, 9, 412),
+    ("BARTS", "Asian or Asian British", 3, 88, 9, 412),
+    ("BARTS", "Black or Black British", 0, 57, 9, 412),
+    ("BARTS", "Mixed", 13, 301, 9, 412),
+    ("BSOL", "White", 2, 9, 2, 9),
+    ("BSOL", "Asian or Asian British", 13, 301, 2, 9),
+    ("LAN", "White", 11, 421, 11, 421),
+    ("LAN", "Asian or Asian British", 16, 389, 11, 421),
+]
 
 
 def _marts_facts() -> dict[str, list[dict]]:
@@ -122,7 +136,34 @@ def _marts_facts() -> dict[str, list[dict]]:
         )
         for i, (s, m) in enumerate((s, m) for s in SITES for m in MONTHS)
     ]
+    gap = [
+        dict(
+            geography_level="lan" if site == "LAN" else "site",
+            site_code=site,
+            measure_code="PPH1500",
+            period_type="month",
+            period_label="2024-03",
+            period_start=MONTHS[1],
+            period_end=MONTHS[1],
+            ethnic_group=group,
+            numerator=x,
+            denominator=n,
+            reference_group="White",
+            reference_numerator=rx,
+            reference_denominator=rn,
+            gap_assessment="worse",  # from the true counts: never released as it is
+            rate=123.456,
+            meets_completeness_threshold=True,
+            months_flagged=0,
+            n_months=1,
+            multiplier=1000,
+            higher_is_better=False,
+            is_reference=group == "White",
+        )
+        for site, group, x, n, rx, rn in GAP_ROWS
+    ]
     return {
+        "gap_metrics": gap,
         "dim_site": [dict(site_code=s, team_name=f"{s} team", ics_name="ICS", nhs_region="London") for s in SITES],
         "dim_ethnic_category": [
             dict(ethnic_code=c, ethnic_label=c, ethnic_group="White" if c in "AB" else "Other", is_known=c not in "Z99")
@@ -145,6 +186,7 @@ def _marts_facts() -> dict[str, list[dict]]:
 def make_home(home: Path, manifest: dict) -> Path:
     """A LAN_HOME whose working warehouse holds the marts tables above, typed as their dbt models say."""
     models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    models |= {n["name"]: n for n in manifest["sources"].values() if n["source_name"] == "published"}
     (home / "warehouse").mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(home / "warehouse" / "lan.duckdb"))
     try:
@@ -177,24 +219,16 @@ def built(request, parsed, tmp_path_factory) -> tuple[Path, dict, DisclosureRule
     """A LAN_HOME whose release schema dbt built under each rule: (home, manifest, rule)."""
     _, manifest = parsed
     home = make_home(tmp_path_factory.mktemp(f"release_{request.param}"), manifest)
-    dbt(home, "build", "--select", "tag:release", "--exclude", "release_gap_metrics", rule=request.param)
+    dbt(home, "build", "--select", "tag:release", rule=request.param)
     return home, manifest, DisclosureRule(request.param)
 
 
 def write(home: Path, manifest: dict, rule: DisclosureRule, dest: Path, **kwargs):
     con = duckdb.connect(str(home / "warehouse" / "lan.duckdb"))
     try:
-        return build_release(
-            con, dest, _without_gap(manifest), rule, "abc123def456", kwargs.pop("created_at", T1), **kwargs
-        )
+        return build_release(con, dest, manifest, rule, "abc123def456", kwargs.pop("created_at", T1), **kwargs)
     finally:
         con.close()
-
-
-def _without_gap(manifest: dict) -> dict:
-    """The manifest without the gap_metrics release model (its source table is not in the small warehouse)."""
-    nodes = {k: v for k, v in manifest["nodes"].items() if v["name"] != "release_gap_metrics"}
-    return {**manifest, "nodes": nodes}
 
 
 def query(home: Path, sql: str) -> list[tuple]:
@@ -271,6 +305,42 @@ def test_a_release_model_without_a_key_or_descriptions_is_refused(parsed):
         release_tables(broken)
 
 
+def test_gap_statistics_are_recomputed_from_the_rounded_counts(built):
+    home, _, rule = built
+    rows = query(
+        home,
+        "select site_code, ethnic_group, numerator, denominator, reference_numerator, reference_denominator, "
+        "rate, rate_lower_95, rate_upper_95, reference_rate, rate_ratio, rate_difference, excess_events, "
+        "gap_assessment from release.gap_metrics",
+    )
+    got = {(r[0], r[1]): r[2:] for r in rows}
+    five = 5 if rule.name == "msds" else None
+    # BARTS Asian: 3 of 88 -> * of 90 (5 of 90 under msds); reference 9 of 412 -> 10 of 410
+    x, n, rx, rn, rate, low, high, ref_rate, ratio, diff, excess, assessment = got[("BARTS", "Asian or Asian British")]
+    assert (x, n, rx, rn) == (None, 90, 10, 410)
+    assert ref_rate == pytest.approx(10 / 410 * 1000, rel=1e-15)
+    if five is None:
+        assert rate is low is high is ratio is diff is excess is None and assessment == "not calculable"
+    else:
+        wilson = proportion_confint(5, 90, alpha=0.05, method="wilson")
+        assert rate == pytest.approx(5 / 90 * 1000, rel=1e-15)
+        assert (low, high) == pytest.approx((wilson[0] * 1000, wilson[1] * 1000), rel=1e-9)
+        assert ratio == pytest.approx((5 / 90) / (10 / 410), rel=1e-14)
+        assert excess % 5 == 0 and excess == 5 * round((5 - 90 * 10 / 410) / 5)
+        assert assessment != "worse" or low > ref_rate  # not the true counts' assessment passed through
+    # BSOL: the reference group's counts (2 of 9 -> * of 10) are hidden; the group's own rate is kept
+    x, n, rx, rn, rate, *_, ratio, diff, excess, assessment = got[("BSOL", "Asian or Asian British")]
+    assert (x, n, rx, rn) == (15, 300, None, 10) and rate == pytest.approx(15 / 300 * 1000, rel=1e-15)
+    assert (ratio is None) == (rule.name == "hes")
+    # a zero stays zero and is not calculable; the reference row is the reference
+    assert got[("BARTS", "Black or Black British")][0] == 0
+    assert got[("BARTS", "Black or Black British")][-1] == "not calculable"
+    assert got[("BARTS", "White")][-1] == "reference" and got[("LAN", "White")][8] == 1.0
+    for row in rows:
+        for count in row[2:6]:
+            assert count is None or (count % 5 == 0 and not 1 <= count <= 7)
+
+
 # --- the writer ----------------------------------------------------------------------------------
 
 
@@ -279,7 +349,7 @@ def test_release_files_manifest_and_acceptance(built, tmp_path):
     release = write(home, manifest, rule, tmp_path / "evaluation")
     assert release.built and release.path.name == "2026-11-22T10-30-00Z"
     names = {p.name for p in release.path.iterdir()}
-    tables = {t.name for t in release_tables(_without_gap(manifest))}
+    tables = {t.name for t in release_tables(manifest)}
     assert names == {"manifest.json", "data_dictionary.csv", "README.md"} | {
         f"{t}.{s}" for t in tables for s in ("csv", "parquet")
     }
