@@ -118,3 +118,18 @@ def test_dbt_docs_open_on_the_overview_and_are_not_generated_again(assets, built
     warehouse = DuckDBResource(database=str(built_home / "warehouse" / "lan.duckdb"))
     # the inputs hash the docs were made from is the one a run with nothing new computes: no regeneration
     assert assets._docs_inputs_hash(dbt_project.manifest_path, warehouse) == marker
+
+
+def test_every_model_and_source_has_a_real_description(assets):
+    from orchestration.project import dbt_project
+    from publish.dictionary import load_manifest
+
+    manifest = load_manifest(dbt_project.manifest_path)
+    nodes = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    nodes += list(manifest["sources"].values())
+    for node in nodes:
+        text = " ".join((node.get("description") or "").split())
+        assert len(text) >= 20, f"{node['unique_id']} has no real description"
+        assert not text.lower().startswith(("raw sql", "todo", "tbd", "select ", "with ")), node["unique_id"]
+    overview = manifest["docs"].get("doc.lan_warehouse.__overview__")
+    assert overview and "Who uses what" in overview["block_contents"]
