@@ -133,3 +133,25 @@ def test_every_model_and_source_has_a_real_description(assets):
         assert not text.lower().startswith(("raw sql", "todo", "tbd", "select ", "with ")), node["unique_id"]
     overview = manifest["docs"].get("doc.lan_warehouse.__overview__")
     assert overview and "Who uses what" in overview["block_contents"]
+
+
+@pytest.mark.e2e
+def test_a_run_with_nothing_new_rebuilds_neither_the_release_nor_the_docs(built_home, tmp_path):
+    from publish.release import latest_release
+    from tests.conftest import run_pipeline
+
+    home = tmp_path / "home"
+    shutil.copytree(built_home, home, symlinks=True)
+    docs = home / "publish" / "docs" / "index.html"
+    partner = home / "publish" / "partner" / "warehouse.duckdb"
+    before = {
+        "release": latest_release(home / "publish" / "evaluation"),
+        "docs": docs.stat().st_mtime_ns,
+        "partner": partner.stat().st_ino,
+        "folders": sorted(p.name for p in (home / "publish" / "evaluation").iterdir()),
+    }
+    run_pipeline(home)
+    assert latest_release(home / "publish" / "evaluation") == before["release"]
+    assert sorted(p.name for p in (home / "publish" / "evaluation").iterdir()) == before["folders"]
+    assert docs.stat().st_mtime_ns == before["docs"]  # dbt docs generate was skipped
+    assert partner.stat().st_ino == before["partner"]  # the partner's copy was not rewritten
