@@ -47,6 +47,7 @@ def test_release_assets_wait_for_what_they_publish(assets):
     checks = {key.name for key in graph.asset_check_keys}
     assert {
         "published_warehouse_has_every_marts_table",
+        "published_warehouse_has_no_nan_or_infinity",
         "evaluation_release_checks_itself",
         "partner_warehouse_is_disclosure_safe",
         "disclosure_safe_count_release_fct_measure_monthly_numerator",
@@ -104,6 +105,17 @@ def test_published_warehouse_check_passes_and_fails_on_a_missing_table(assets, h
     con.close()
     result = _check(check, lan=lan, warehouse=warehouse)
     assert not result.passed and "marts.dim_month" in result.metadata["problems"].value
+
+
+@pytest.mark.e2e
+def test_published_warehouse_nan_check_passes_and_fails_on_a_nan(assets, home):
+    lan = LanHome(lan_home=str(home))
+    assert _check(assets.published_warehouse_has_no_nan_or_infinity, lan=lan).passed
+    con = duckdb.connect(str(home / "publish" / "warehouse.duckdb"))
+    con.execute("update marts.gap_metrics set rate = 'nan'::double where rowid = 0")
+    con.close()
+    result = _check(assets.published_warehouse_has_no_nan_or_infinity, lan=lan)
+    assert not result.passed and "gap_metrics.rate: 1" in result.metadata["problems"].value
 
 
 @pytest.mark.e2e

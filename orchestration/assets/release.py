@@ -103,6 +103,35 @@ def published_warehouse_has_every_marts_table(lan: LanHome, warehouse: DuckDBRes
     )
 
 
+@dg.asset_check(
+    asset=published_warehouse,
+    description="No number in the published copy is NaN or infinite (a statistic that cannot be computed is empty).",
+)
+def published_warehouse_has_no_nan_or_infinity(lan: LanHome) -> dg.AssetCheckResult:
+    con = duckdb.connect(str(lan.settings.published_warehouse), read_only=True)
+    try:
+        columns = con.execute(
+            "select table_name, column_name from duckdb_columns() where schema_name = 'marts' "
+            "and data_type in ('DOUBLE', 'FLOAT') order by all"
+        ).fetchall()
+        bad = {}
+        for table, column in columns:
+            n = con.execute(
+                f'select count(*) from marts."{table}" where isnan("{column}") or isinf("{column}")'
+            ).fetchone()[0]
+            if n:
+                bad[f"{table}.{column}"] = n
+    finally:
+        con.close()
+    return dg.AssetCheckResult(
+        passed=not bad,
+        metadata={
+            "columns_checked": len(columns),
+            "problems": dg.MetadataValue.md("\n".join(f"- {c}: {n} value(s)" for c, n in bad.items()) or "none"),
+        },
+    )
+
+
 def _docs_inputs_hash(manifest_path: Path, warehouse: DuckDBResource) -> str:
     """What `dbt docs generate` reads: the project's nodes, sources, macros and docs (without parse times) and
     the warehouse's tables and columns (the catalog)."""
