@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.assets import ingest, publish, quality, release, transform
+from orchestration.assets import ingest, marts_checks, publish, quality, release, transform
 from orchestration.resources import build_resources
 from orchestration.sensors import build_landing_sensor
 
@@ -16,7 +16,7 @@ lan_pipeline = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([ingest, quality, transform, publish, release]),
-    asset_checks=dg.load_asset_checks_from_modules([ingest, quality, transform, publish, release]),
+    asset_checks=dg.load_asset_checks_from_modules([ingest, quality, transform, publish, marts_checks, release]),
     jobs=[lan_pipeline],
     sensors=[build_landing_sensor(lan_pipeline)],
     resources=build_resources(),

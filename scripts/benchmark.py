@@ -79,7 +79,6 @@ STEP_STAGES = {
     "published_warehouse": "publish",
     "dbt_docs": "publish",
     "evaluation_release": "publish",
-    "release_dbt_models": "publish",
     "partner_warehouse": "publish",
 }
 CHECK_STAGES = {

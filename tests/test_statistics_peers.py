@@ -1,4 +1,9 @@
-"""publish.statistics against the public peers' results in ../shared/reference/ci_*.csv.
+"""The statistics against the public peers' results in tests/peers/ci_*.csv (copies of ../shared/reference).
+
+Wilson, the Katz log rate ratio and Newcombe's difference are the dbt macros of dbt_project/macros/statistics,
+rendered by dbt itself (one ``dbt compile --inline`` per session) and evaluated in DuckDB over every peer row;
+z comes from the row's confidence (scipy's normal quantile). The Poisson rate limits (phe_rate, Byar, exact),
+which no published table uses, are still publish.statistics'.
 
 Every applicable row is checked. Each row is its own test case, named by its case_id. The
 row counts are asserted when the module loads, so a filter that selects nothing (or too
@@ -21,11 +26,14 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from publish import statistics as st
+from publish.dbt_compiled import compile_models
 
 REFERENCE_DIR = Path(__file__).parent / "peers"
 
@@ -71,6 +79,72 @@ def assert_peer(ours, text: str, *, printed: bool, label: str, exact: bool = Fal
     )
 
 
+# Every macro over one table of inputs (x1, n1, x2, n2, z, multiplier): one dbt compile per session.
+MACRO_SQL = """
+select
+    case_id,
+    {{ proportion('x1', 'n1') }} * multiplier as wilson_value,
+    {{ wilson_lower('x1', 'n1', 'z') }} * multiplier as wilson_lower,
+    {{ wilson_upper('x1', 'n1', 'z') }} * multiplier as wilson_upper,
+    {{ rate_ratio('x1', 'n1', 'x2', 'n2') }} as ratio,
+    {{ rate_ratio_lower('x1', 'n1', 'x2', 'n2', 'z') }} as ratio_lower,
+    {{ rate_ratio_upper('x1', 'n1', 'x2', 'n2', 'z') }} as ratio_upper,
+    {{ rate_ratio_log_se('x1', 'n1', 'x2', 'n2') }} as ratio_log_se,
+    {{ proportion_difference('x1', 'n1', 'x2', 'n2') }} as difference,
+    {{ newcombe_difference_lower('x1', 'n1', 'x2', 'n2', 'z') }} as difference_lower,
+    {{ newcombe_difference_upper('x1', 'n1', 'x2', 'n2', 'z') }} as difference_upper,
+    {{ excess_events('x1', 'n1', 'x2', 'n2') }} as excess,
+    {{ z_95() }} as z_95
+from peer_inputs
+"""
+
+
+def z_of(confidence: float) -> float:
+    """PHE's z: qnorm(confidence + (1 - confidence) / 2)."""
+    return float(stats.norm.ppf(confidence + (1.0 - confidence) / 2.0))
+
+
+@pytest.fixture(scope="session")
+def macro_sql(tmp_path_factory) -> str:
+    """MACRO_SQL as dbt renders it from the project's macros."""
+    return compile_models([], tmp_path_factory.mktemp("dbt_macros"), inline=MACRO_SQL)[-1].sql
+
+
+def evaluate_macros(sql: str, rows: list[tuple]) -> pd.DataFrame:
+    """The rendered macros over rows (case_id, x1, n1, x2, n2, confidence, multiplier), NULL as NaN, by case_id."""
+    inputs = pd.DataFrame(rows, columns=["case_id", "x1", "n1", "x2", "n2", "confidence", "multiplier"])
+    inputs["z"] = [z_of(c) for c in inputs["confidence"]]
+    for column in ("x1", "n1", "x2", "n2", "multiplier"):
+        inputs[column] = inputs[column].astype(float)
+    con = duckdb.connect()
+    con.register("peer_inputs", inputs.drop(columns="confidence"))
+    out = con.execute(sql).df().set_index("case_id")
+    con.close()
+    return out.astype({c: float for c in out.columns})
+
+
+@pytest.fixture(scope="session")
+def macros(macro_sql: str) -> pd.DataFrame:
+    """Every Wilson, Katz and Newcombe peer row through the macros."""
+    rows = [
+        (
+            r["case_id"],
+            _num(r["numerator"]),
+            _num(r["denominator"]),
+            np.nan,
+            np.nan,
+            float(r["confidence"]),
+            _num(r["multiplier"]),
+        )
+        for r in WILSON.to_dict("records")
+    ]
+    rows += [
+        (r["case_id"], *(_num(r[c]) for c in ("x1", "n1", "x2", "n2")), float(r["confidence"]), 1.0)
+        for r in pd.concat([KATZ, NEWCOMBE]).to_dict("records")
+    ]
+    return evaluate_macros(macro_sql, rows)
+
+
 # --------------------------------------------------------------------------------------------
 # ci_proportions.csv: Wilson rows
 # --------------------------------------------------------------------------------------------
@@ -88,13 +162,11 @@ def test_every_wilson_peer_row_is_selected():
 
 
 @pytest.mark.parametrize("row", WILSON.to_dict("records"), ids=list(WILSON["case_id"]))
-def test_wilson_matches_peer(row: dict) -> None:
+def test_wilson_matches_peer(row: dict, macros: pd.DataFrame) -> None:
     printed = not row["peer"].startswith("PHE")  # PHE cells are full-precision repr
     clipped = "clipped" in row["note"]
-    confidence = float(row["confidence"])
-    mult = _num(row["multiplier"])
-    value, lower, upper = st.proportion_interval(_num(row["numerator"]), _num(row["denominator"]), mult, confidence)
     label = row["case_id"]
+    value, lower, upper = macros.loc[label, ["wilson_value", "wilson_lower", "wilson_upper"]]
     for name, ours in (("lower", lower), ("upper", upper)):
         text = row[f"expected_{name}"]
         # statsmodels clipped R's whole vector to 0/1; for Wilson these are also the true limits.
@@ -107,26 +179,26 @@ def test_wilson_matches_peer(row: dict) -> None:
         assert lower <= value <= upper
 
 
-def test_wilson_confidence_one_gives_zero_and_one() -> None:
-    lower, upper = st.wilson_interval([0, 3, 10, np.nan], [10, 10, 10, 10], 1.0)
-    np.testing.assert_array_equal(lower[:3], [0, 0, 0])
-    np.testing.assert_array_equal(upper[:3], [1, 1, 1])
-    assert np.isnan(lower[3]) and np.isnan(upper[3])
+def test_wilson_zero_or_missing_denominator_is_null(macro_sql: str) -> None:
+    rows = [
+        (f"c{i}", x, n, np.nan, np.nan, 0.95, 1.0)
+        for i, (x, n) in enumerate([(0, 0), (1, np.nan), (np.nan, 5), (2, 1)])
+    ]
+    out = evaluate_macros(macro_sql, rows)
+    assert out[["wilson_value", "wilson_lower", "wilson_upper"]].isna().all().all()  # last: x > n
 
 
-def test_wilson_zero_or_missing_denominator_is_nan() -> None:
-    lower, upper = st.wilson_interval(
-        pd.Series([0, 1, pd.NA, 2], dtype="Int64"), pd.Series([0, pd.NA, 5, 1], dtype="Int64")
+def test_wilson_ends_are_exact(macro_sql: str) -> None:
+    out = evaluate_macros(
+        macro_sql, [("zero", 0, 10, np.nan, np.nan, 0.95, 1.0), ("all", 10, 10, np.nan, np.nan, 0.95, 1.0)]
     )
-    assert np.isnan(lower).all() and np.isnan(upper).all()  # last: x > n
+    assert out.loc["zero", "wilson_lower"] == 0.0 and out.loc["all", "wilson_upper"] == 1.0
 
 
-def test_z_value_is_phe_qnorm() -> None:
-    assert st.z_value(0.95) == pytest.approx(1.959963984540054, rel=1e-15)
+def test_z_95_is_phe_qnorm(macros: pd.DataFrame) -> None:
+    assert (macros["z_95"] == 1.959963984540054).all()
+    assert z_of(0.95) == 1.959963984540054
     assert st.z_value(0.998) == pytest.approx(3.090232306167813, rel=1e-13)
-    assert st.z_value(0) == 0.0 and st.z_value(1) == np.inf
-    with pytest.raises(ValueError):
-        st.z_value(1.5)
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,10 +229,10 @@ def test_every_katz_and_newcombe_peer_row_is_selected():
 
 
 @pytest.mark.parametrize("row", KATZ.to_dict("records"), ids=list(KATZ["case_id"]))
-def test_katz_log_risk_ratio_matches_peer(row: dict) -> None:
+def test_katz_log_risk_ratio_matches_peer(row: dict, macros: pd.DataFrame) -> None:
     args = [_num(row[c]) for c in ("x1", "n1", "x2", "n2")]
-    estimate, lower, upper = st.risk_ratio_log_interval(*args, confidence=float(row["confidence"]))
     label = row["case_id"]
+    estimate, lower, upper = macros.loc[label, ["ratio", "ratio_lower", "ratio_upper"]]
     if label in SCIPY_ZERO_CELL:
         # The peer (scipy) returns 0/inf/nan by its own convention, e.g. (0, nan) when x1 = 0.
         # The spec says a zero count is "not calculable", so all three are NaN and never inf.
@@ -178,10 +250,10 @@ def test_katz_log_risk_ratio_matches_peer(row: dict) -> None:
 
 
 @pytest.mark.parametrize("row", NEWCOMBE.to_dict("records"), ids=list(NEWCOMBE["case_id"]))
-def test_newcombe_hybrid_score_difference_matches_peer(row: dict) -> None:
+def test_newcombe_hybrid_score_difference_matches_peer(row: dict, macros: pd.DataFrame) -> None:
     args = [_num(row[c]) for c in ("x1", "n1", "x2", "n2")]
-    estimate, lower, upper = st.newcombe_difference_interval(*args, confidence=float(row["confidence"]))
     label = row["case_id"]
+    estimate, lower, upper = macros.loc[label, ["difference", "difference_lower", "difference_upper"]]
     if row["expected_estimate"] != "":
         assert_peer(estimate, row["expected_estimate"], printed=True, label=f"{label} estimate")
     assert estimate == pytest.approx(args[0] / args[1] - args[2] / args[3], abs=1e-15)
@@ -189,12 +261,17 @@ def test_newcombe_hybrid_score_difference_matches_peer(row: dict) -> None:
     assert_peer(upper, row["expected_upper"], printed=True, label=f"{label} upper")
 
 
-def test_two_sample_missing_or_zero_denominator_is_nan() -> None:
-    rr = st.risk_ratio_log_interval([np.nan, 3, 3, 3], [10, 0, 10, 10], [2, 2, 2, 0], [10, 10, 0, 10])
-    assert np.isnan(np.stack(rr)).all()
-    d = st.newcombe_difference_interval([np.nan, 3, 3, 0], [10, 0, 10, 10], [2, 2, 2, 0], [10, 10, 0, 10])
-    assert np.isnan(np.stack(d)[:, :3]).all()
-    assert np.isfinite(np.stack(d)[:, 3]).all()  # 0/10 vs 0/10 is calculable: -0.2775 to 0.2775
+def test_two_sample_missing_or_zero_denominator_is_null(macro_sql: str) -> None:
+    cases = [(np.nan, 10, 2, 10), (3, 0, 2, 10), (3, 10, 2, 0), (3, 10, 0, 10), (0, 10, 0, 10), (10, 10, 10, 10)]
+    out = evaluate_macros(macro_sql, [(f"c{i}", *c, 0.95, 1.0) for i, c in enumerate(cases)])
+    ratio = out[["ratio", "ratio_lower", "ratio_upper", "ratio_log_se"]].to_numpy()
+    assert np.isnan(ratio[:5]).all()  # missing, a zero denominator, a zero count: not calculable
+    assert (ratio[5] == [1, 1, 1, 0]).all()  # x = n on both sides: SE 0, the interval collapses
+    difference = out[["difference", "difference_lower", "difference_upper"]].to_numpy()
+    assert np.isnan(difference[:3]).all()
+    assert np.isfinite(difference[3:]).all()  # 0/10 vs 0/10 is calculable: -0.2775 to 0.2775
+    assert out["excess"].tolist()[3:] == [3.0, 0.0, 0.0] and np.isnan(out["excess"].iloc[2])
+    assert not np.isinf(out.drop(columns="z_95").to_numpy()).any()
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Publish: gap metrics, run charts and the quality report (the copies, docs and releases: assets/release.py)."""
+"""Publish: run charts and the quality report (the copies, dbt docs and releases: assets/release.py)."""
 
 import base64
 
@@ -9,13 +9,10 @@ from dagster_duckdb import DuckDBResource
 from orchestration.assets.transform import model_key
 from orchestration.resources import LanHome
 from publish.charts import write_site_pages
-from publish.gap_metrics import build_gap_metrics
 from publish.run_chart_series import series_from_gap_metrics
 from publish.run_charts import build_run_chart_points
 from publish.warehouse_tables import replace_table
 
-GAP_KEY = ["geography_level", "site_code", "measure_code", "period_type", "period_label", "ethnic_group"]
-GAP_CATEGORY_KEY = ["geography_level", "site_code", "measure_code", "period_type", "period_label", "ethnic_code"]
 RUN_CHART_KEY = ["geography_level", "site_code", "measure_code", "series_type", "ethnic_group", "month_start_date"]
 
 
@@ -24,56 +21,7 @@ def _write(warehouse: DuckDBResource, table: str, frame: pd.DataFrame, key: list
         return replace_table(con, table, frame, key)
 
 
-def _gap(lan: LanHome, warehouse: DuckDBResource, level: str) -> pd.DataFrame:
-    settings = lan.settings
-    with warehouse.get_connection() as con:
-        return build_gap_metrics(
-            con, reference_group=settings.reference_group, programme_start=settings.programme_start, level=level
-        )
-
-
-@dg.asset(
-    deps=[model_key(m) for m in ("fct_measure_monthly", "dim_ethnic_category", "dim_measure", "dim_month")],
-    group_name="publish",
-    compute_kind="python",
-)
-def gap_metrics(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeResult:
-    """marts.gap_metrics: each ethnic group against the reference group (LAN_REFERENCE_GROUP), by site and for
-    the LAN, over months, NHS financial quarters, rolling 12 months and programme phases, with 95 % intervals."""
-    frame = _gap(lan, warehouse, "group")
-    rows = _write(warehouse, "marts.gap_metrics", frame, GAP_KEY)
-    worse = frame[
-        (frame["gap_assessment"] == "worse")
-        & (frame["period_type"] == "programme_phase")
-        & (frame["geography_level"] == "lan")
-    ]
-    return dg.MaterializeResult(
-        metadata={
-            "rows": rows,
-            "lan_gaps_worse_by_phase": dg.MetadataValue.md(
-                worse[["measure_code", "period_label", "ethnic_group", "rate_ratio"]].round(2).to_csv(index=False)
-                if not worse.empty
-                else "none"
-            ),
-        }
-    )
-
-
-@dg.asset(
-    deps=[model_key(m) for m in ("fct_measure_monthly", "dim_ethnic_category", "dim_measure", "dim_month")],
-    group_name="publish",
-    compute_kind="python",
-)
-def gap_metrics_by_ethnic_category(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeResult:
-    """marts.gap_metrics_by_ethnic_category: as gap_metrics, for each ethnic category (e.g. Black African and
-    Black Caribbean separately) against the reference group."""
-    frame = _gap(lan, warehouse, "category")
-    return dg.MaterializeResult(
-        metadata={"rows": _write(warehouse, "marts.gap_metrics_by_ethnic_category", frame, GAP_CATEGORY_KEY)}
-    )
-
-
-@dg.asset(deps=[gap_metrics, model_key("dim_measure")], group_name="publish", compute_kind="python")
+@dg.asset(deps=[model_key("gap_metrics"), model_key("dim_measure")], group_name="publish", compute_kind="python")
 def run_chart_points(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeResult:
     """marts.run_chart_points: every monthly series (site or LAN x measure x ethnic group, and each group's gap
     to the reference) with its centre line, Anhoej runs analysis, IHI rules and XmR (Making Data Count) signals."""

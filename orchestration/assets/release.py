@@ -1,8 +1,8 @@
 """Release: the published copy for the RHO team, dbt docs, the evaluation release and the partner's copy.
 
-The disclosure-controlled tables are dbt models (dbt_project/models/release/, schema `release`), built by their
-own `dbt build` step once the marts and the Python-computed tables they read exist; the Python assets here only
-copy and write files, and each output has asset checks on what it published.
+The disclosure-controlled tables are dbt models (dbt_project/models/release/, schema `release`), built with the
+marts by the one `dbt build` (assets/transform.py); the Python assets here only copy and write files, and each
+output has asset checks on what it published.
 """
 
 import hashlib
@@ -13,40 +13,25 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from ingest.settings import REPO_ROOT
-from orchestration.assets.publish import gap_metrics, gap_metrics_by_ethnic_category, run_chart_points
-from orchestration.assets.transform import LanDbtTranslator, model_key
+from orchestration.assets.publish import run_chart_points
+from orchestration.assets.transform import model_key
 from orchestration.project import dbt_project
 from orchestration.resources import LanHome
 from publish.dictionary import load_manifest
 from publish.published_copy import partner_copy_release, publish_copy, publish_partner_copy
 from publish.release import build_release, check_release, latest_release, read_manifest, rule_from_name
 
-RELEASE_SELECTION = "tag:release"
 DOCS_INPUTS_FILE = ".inputs.sha256"
 
 
-def _marts_models() -> list[str]:
-    """Every dbt model of schema marts, from the manifest (never a hand-kept list)."""
+def _models(schema: str) -> list[str]:
+    """Every dbt model of `schema` (marts, release), from the manifest (never a hand-kept list)."""
     nodes = load_manifest(dbt_project.manifest_path).get("nodes", {}).values()
-    return sorted(n["name"] for n in nodes if n.get("resource_type") == "model" and n.get("schema") == "marts")
-
-
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    select=RELEASE_SELECTION,
-    dagster_dbt_translator=LanDbtTranslator(),
-    project=dbt_project,
-    name="release_dbt_models",
-)
-def release_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome):
-    """`dbt build` of the release models: each released table with its counts rounded under LAN_DISCLOSURE_RULE
-    and its statistics recomputed from the rounded counts, and their tests (no count from 1 to 7, unique keys)."""
-    target = lan.settings.lan_home / "dbt" / "release"
-    yield from dbt.cli(["build"], context=context, target_path=target).stream()
+    return sorted(n["name"] for n in nodes if n.get("resource_type") == "model" and n.get("schema") == schema)
 
 
 def _markdown_counts(counts: dict[str, int]) -> dg.MetadataValue:
@@ -55,7 +40,7 @@ def _markdown_counts(counts: dict[str, int]) -> dg.MetadataValue:
 
 
 @dg.asset(
-    deps=[*(model_key(m) for m in _marts_models()), gap_metrics, gap_metrics_by_ethnic_category, run_chart_points],
+    deps=[*(model_key(m) for m in _models("marts")), run_chart_points],
     group_name="publish",
     compute_kind="duckdb",
 )
@@ -90,7 +75,7 @@ def published_warehouse_has_every_marts_table(lan: LanHome, warehouse: DuckDBRes
         published = {t: con.execute(f'select count(*) from marts."{t}"').fetchone()[0] for t in present}
     finally:
         con.close()
-    problems = [f"marts.{m} (dbt model) missing" for m in _marts_models() if m not in present]
+    problems = [f"marts.{m} (dbt model) missing" for m in _models("marts") if m not in present]
     problems += [
         f"marts.{t}: {published.get(t)} rows published, {n} built" for t, n in built.items() if published.get(t) != n
     ]
@@ -154,7 +139,7 @@ def _docs_inputs_hash(manifest_path: Path, warehouse: DuckDBResource) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@dg.asset(deps=[published_warehouse, release_dbt_models], group_name="publish", compute_kind="dbt")
+@dg.asset(deps=[published_warehouse], group_name="publish", compute_kind="dbt")
 def dbt_docs(lan: LanHome, dbt: DbtCliResource, warehouse: DuckDBResource) -> dg.MaterializeResult:
     """dbt's documentation site (overview, models, columns, lineage) as one offline page in publish/docs/; not
     generated again when the project and the warehouse's tables are unchanged."""
@@ -192,7 +177,9 @@ def code_version() -> str:
         return "unknown"
 
 
-@dg.asset(deps=[release_dbt_models, published_warehouse], group_name="publish", compute_kind="duckdb")
+@dg.asset(
+    deps=[*(model_key(m) for m in _models("release")), published_warehouse], group_name="publish", compute_kind="duckdb"
+)
 def evaluation_release(
     context: dg.AssetExecutionContext, lan: LanHome, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:

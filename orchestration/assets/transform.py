@@ -15,8 +15,6 @@ class LanDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            if dbt_resource_props["source_name"] == "published":  # the Python-computed marts tables' own assets
-                return dg.AssetKey([dbt_resource_props["name"]])
             return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
         return dg.AssetKey([dbt_resource_props["name"]])
 
@@ -30,7 +28,6 @@ class LanDbtTranslator(DagsterDbtTranslator):
     manifest=dbt_project.manifest_path,
     dagster_dbt_translator=LanDbtTranslator(),
     project=dbt_project,
-    exclude="tag:release",  # the release models: their own step, orchestration/assets/release.py
 )
 def lan_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome):
     """`dbt build`: models and their tests (unit and data); a failing test stops the models downstream of it.
@@ -38,7 +35,29 @@ def lan_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: 
     Its artifacts (run_results.json, logs, partial parse state) go to LAN_HOME/dbt/build, replaced by
     each run, not to a new folder in the code checkout per run."""
     target = lan.settings.lan_home / "dbt" / "build"
-    yield from dbt.cli(["build"], context=context, target_path=target).stream()
+    try:
+        # Column schemas (names, types) for the UI; lineage off: sqlglot cannot resolve every compiled model.
+        yield from (
+            dbt.cli(["build"], context=context, target_path=target)
+            .stream()
+            .fetch_column_metadata(with_column_lineage=False)
+        )
+    finally:
+        _close_dbt_duckdb()
+
+
+def _close_dbt_duckdb() -> None:
+    """Close the warehouse file that fetch_column_metadata opened in this process through dbt-duckdb's adapter.
+
+    dbt-duckdb keeps one database handle per process (DuckDBConnectionManager._ENV). Left open, it holds the
+    file with dbt's configuration, and the `warehouse` resource could not open it in the next steps ("a
+    different configuration than existing connections")."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
 
 
 def model_key(name: str) -> dg.AssetKey:

@@ -4,7 +4,7 @@ with
 
 gap_metrics as (
 
-    select * from {{ source('published', 'gap_metrics') }}
+    select * from {{ ref('gap_metrics') }}
 
 ),
 
