@@ -92,6 +92,18 @@ def compile_models(
     return compiled
 
 
+def read_compiled(target: Path, models: Iterable[str], database: str = "lan") -> list[CompiledModel]:
+    """The compiled SQL of `models` from a dbt target folder (``<target>/compiled/<project>/models/<folder>/``).
+
+    A model's schema is its folder (staging, intermediate, marts: see macros/generate_schema_name.sql);
+    `database` is the catalog its references name (the warehouse file's stem, ``lan``)."""
+    found = {p.stem: p for p in (target / "compiled").glob("*/models/*/*.sql")}
+    missing = [m for m in models if m not in found]
+    if missing:
+        raise FileNotFoundError(f"no compiled SQL for {missing} under {target / 'compiled'}: run dbt first")
+    return [CompiledModel(m, found[m].parent.name, database, found[m].read_text()) for m in models]
+
+
 def unqualified(model: CompiledModel) -> str:
     """The model's SQL with the dbt target's database name removed from its references."""
     return model.sql.replace(f'"{model.database}".', "") if model.database else model.sql

@@ -71,8 +71,6 @@ INGEST_STEP = "landing_files"
 STEP_STAGES = {
     "raw__data_quality_results": "validate",
     "lan_dbt_models": "dbt build",
-    "gap_metrics": "gap metrics",
-    "gap_metrics_by_ethnic_category": "gap metrics",
     "run_chart_points": "run charts",
     "run_charts": "run charts",
     "quality_report": "publish",
@@ -86,6 +84,9 @@ CHECK_STAGES = {
     "return_rows_are_well_formed": "validate",
     "completeness_even_across_groups_and_measures": "validate",
     "ethnicity_completeness_meets_threshold": "validate",
+    # The gap tables are dbt models (built in "dbt build"); their asset checks are this stage.
+    "has_every_expected_row": "gap metrics",
+    "has_no_nan_or_infinity": "gap metrics",
 }
 BASELINE_STAGES = ("startup", "read", "validate", "marts", "gap metrics")
 #: Comparable parts: pipeline (parse..gap metrics) against baseline (read..gap metrics).
@@ -535,6 +536,8 @@ create or replace table quality_results as
 with smm as (
     select r.file_name, r.site_code, r.month_start_date, r.measure_code,
            sum(r.denominator) filter (where e.is_known) / nullif(sum(r.denominator), 0) as completeness,
+           coalesce(sum(r.denominator), 0) as denominator_total,
+           coalesce(sum(r.denominator) filter (where e.is_known), 0) as denominator_known,
            avg(case when r.numerator is null or r.denominator is null then 1 else 0 end)
                filter (where e.is_known) as share_empty
     from return_rows r join ethnic e using (ethnic_code)
@@ -546,162 +549,68 @@ from smm
 """,
     ],
     "marts": [
+        # The marts the gap models read, in schema marts as dbt builds them.
+        "create schema if not exists marts",
+        "create or replace table marts.dim_ethnic_category as select * from ethnic",
+        "create or replace table marts.dim_measure as select * from measures",
         """
 create or replace table dim_submission as
 select site_code, month_start_date, file_name, count(*) as row_count, true as is_current
 from return_rows group by all
 """,
         """
-create or replace table fct_ethnicity_completeness as
-select site_code, month_start_date, measure_code, completeness, meets_threshold as meets_completeness_threshold
+create or replace table marts.fct_ethnicity_completeness as
+select site_code, month_start_date, measure_code, denominator_total, denominator_known, completeness,
+       meets_threshold as meets_completeness_threshold
 from quality_results
 """,
         """
-create or replace table fct_measure_monthly as
+create or replace table marts.fct_measure_monthly as
 select r.site_code, r.month_start_date, r.measure_code, r.ethnic_code, r.numerator, r.denominator,
        r.file_name, c.meets_completeness_threshold
 from return_rows r
-left join fct_ethnicity_completeness c using (site_code, month_start_date, measure_code)
+left join marts.fct_ethnicity_completeness c using (site_code, month_start_date, measure_code)
 """,
         """
-create or replace table dim_month as
-select m::date as month_start_date, year(m) as year, month(m) as month_number,
-       case when month(m) >= 4 then year(m) else year(m) - 1 end as financial_year,
-       case when m < date '{programme_start}' then 'baseline' else 'intervention' end as programme_phase
-from (select unnest(range(min(month_start_date)::timestamp, (max(month_start_date) + interval 1 month)::timestamp,
-                          interval 1 month)) as m from return_rows)
+create or replace table marts.dim_month as
+select month_start_date, year(month_start_date) as year, month(month_start_date) as month_number,
+       strftime(month_start_date, '%Y-%m') as month_label,
+       fy::varchar || '/' || lpad(((fy + 1) % 100)::varchar, 2, '0') as financial_year,
+       fy::varchar || '/' || lpad(((fy + 1) % 100)::varchar, 2, '0') || ' Q'
+           || (((month(month_start_date) + 8) % 12) // 3 + 1)::varchar as quarter_label,
+       case when month_start_date < date '{programme_start}' then 'baseline' else 'intervention' end
+           as programme_phase
+from (
+    select m::date as month_start_date, case when month(m) >= 4 then year(m) else year(m) - 1 end as fy
+    from (select unnest(range(min(month_start_date)::timestamp,
+                              (max(month_start_date) + interval 1 month)::timestamp, interval 1 month)) as m
+          from return_rows)
+)
 """,
         """
 create or replace table fct_submission_status as
 select s.site_code, m.month_start_date,
        case when any_value(d.site_code) is null then 'missing'
             when bool_and(c.meets_completeness_threshold) then 'loaded' else 'flagged' end as status
-from sites s cross join dim_month m
+from sites s cross join marts.dim_month m
 left join dim_submission d on d.site_code = s.site_code and d.month_start_date = m.month_start_date
-left join fct_ethnicity_completeness c on c.site_code = s.site_code and c.month_start_date = m.month_start_date
+left join marts.fct_ethnicity_completeness c on c.site_code = s.site_code and c.month_start_date = m.month_start_date
 group by s.site_code, m.month_start_date
 """,
     ],
-    "gap metrics": [
-        """
-create or replace table period_map as   -- month -> its complete financial quarter and its programme phase
-with months as (select month_start_date as m, financial_year as fy from dim_month),
-b as (select min(m) as lo, max(m) as hi from months)
-select m, 'quarter' as period_type, fy::varchar || '/' || lpad(((fy + 1) % 100)::varchar, 2, '0') || ' Q'
-          || (((month(m) + 8) % 12) // 3 + 1)::varchar as period_label
-from (select m, fy, (m - to_months(((month(m) + 8) % 12) % 3))::date as qs from months), b
-where qs >= lo and (qs + interval 2 month)::date <= hi
-union all
-select m, 'programme_phase', case when m < date '{programme_start}' then 'baseline' else 'intervention' end
-from months
-""",
-        """
-create or replace macro wilson_lo(x, n) as
-    case when n > 0 then (2 * x + {z2} - {z} * sqrt({z2} + 4 * x * (1 - x / n))) / 2 / (n + {z2}) end
-""",
-        """
-create or replace macro wilson_hi(x, n) as
-    case when n > 0 then (2 * x + {z2} + {z} * sqrt({z2} + 4 * x * (1 - x / n))) / 2 / (n + {z2}) end
-""",
-        """
-create or replace macro gap_stats(x1, n1, x2, n2, mult, hib) as struct_pack(
-    rate := x1 / nullif(n1, 0) * mult,
-    rate_lower_95 := wilson_lo(x1, n1) * mult, rate_upper_95 := wilson_hi(x1, n1) * mult,
-    reference_rate := x2 / nullif(n2, 0) * mult,
-    rate_ratio := case when x1 > 0 and n1 > 0 and x2 > 0 and n2 > 0 then (x1 / n1) / (x2 / n2) end,
-    rate_ratio_lower_95 := case when x1 > 0 and n1 > 0 and x2 > 0 and n2 > 0 then
-        (x1 / n1) / (x2 / n2) * exp(-{z} * sqrt(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2)) end,
-    rate_ratio_upper_95 := case when x1 > 0 and n1 > 0 and x2 > 0 and n2 > 0 then
-        (x1 / n1) / (x2 / n2) * exp({z} * sqrt(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2)) end,
-    rate_difference := case when n1 > 0 and n2 > 0 then (x1 / n1 - x2 / n2) * mult end,
-    rate_difference_lower_95 := case when x1 > 0 and n1 > 0 and x2 > 0 and n2 > 0 then (x1 / n1 - x2 / n2
-        - sqrt((x1 / n1 - wilson_lo(x1, n1)) ** 2 + (wilson_hi(x2, n2) - x2 / n2) ** 2)) * mult end,
-    rate_difference_upper_95 := case when x1 > 0 and n1 > 0 and x2 > 0 and n2 > 0 then (x1 / n1 - x2 / n2
-        + sqrt((wilson_hi(x1, n1) - x1 / n1) ** 2 + (x2 / n2 - wilson_lo(x2, n2)) ** 2)) * mult end,
-    excess_events := case when n2 > 0 then x1 - n1 * x2 / n2 end,
-    hib := hib)
-""",
-        """
-create or replace macro assess(s, is_ref) as
-    case when is_ref then 'reference'
-         when s.rate_ratio_lower_95 is null then 'not calculable'
-         when s.rate_ratio_lower_95 > 1 then case when s.hib then 'better' when not s.hib then 'worse' else 'higher' end
-         when s.rate_ratio_upper_95 < 1 then case when s.hib then 'worse' when not s.hib then 'better' else 'lower' end
-         else 'no clear difference' end
-""",
-        """
-create or replace table unit_month as   -- known-ethnicity counts per geography x measure x month x category
-select coalesce(f.site_code, 'LAN') as site_code, grouping(f.site_code) = 1 as is_lan, f.measure_code,
-       f.month_start_date as m, f.ethnic_code, any_value(e.ethnic_group) as ethnic_group,
-       sum(f.numerator) as n, sum(f.denominator) as d,
-       count(*) filter (where not coalesce(f.meets_completeness_threshold, false)) as flagged
-from fct_measure_monthly f join ethnic e using (ethnic_code)
-where e.is_known and f.numerator is not null and f.denominator is not null
-group by grouping sets ((f.site_code, f.measure_code, f.month_start_date, f.ethnic_code),
-                        (f.measure_code, f.month_start_date, f.ethnic_code))
-""",
-        """
-create or replace table unit_period as  -- months, quarters, rolling 12 months (a window) and phases
-select site_code, is_lan, measure_code, 'month' as period_type, strftime(m, '%Y-%m') as period_label, ethnic_code,
-       ethnic_group, m as period_start, m as period_end, n, d, flagged, 1 as n_months
-from unit_month
-union all
-select u.site_code, u.is_lan, u.measure_code, p.period_type, p.period_label, u.ethnic_code, u.ethnic_group,
-       min(u.m), max(u.m), sum(u.n), sum(u.d), sum(u.flagged), count(*)
-from unit_month u join period_map p on p.m = u.m
-group by all
-union all
-select site_code, is_lan, measure_code, 'rolling_12_months', strftime(m, '%Y-%m'), ethnic_code, ethnic_group,
-       (m - interval 11 month)::date, m, n12, d12, f12, k12
-from (
-    select *, sum(n) over w as n12, sum(d) over w as d12, sum(flagged) over w as f12, count(*) over w as k12
-    from (select *, year(m) * 12 + month(m) as mi from unit_month)
-    window w as (partition by site_code, measure_code, ethnic_code order by mi
-                 range between 11 preceding and current row)
-)
-where m >= (select (min(m) + interval 11 month)::date from unit_month)
-""",
-        """
-create or replace table gap_metrics as
-with g as (
-    select site_code, is_lan, measure_code, period_type, period_label, ethnic_group,
-           min(period_start) as period_start, max(period_end) as period_end,
-           sum(n)::double as n, sum(d)::double as d, max(n_months) as n_months, sum(flagged) as flagged
-    from unit_period group by all
-), r as (select * from g where ethnic_group = '{reference_group}')
-select g.site_code, g.is_lan, g.measure_code, g.period_type, g.period_label, g.period_start, g.period_end,
-       g.ethnic_group, g.n as numerator, g.d as denominator, r.n as reference_numerator, r.d as reference_denominator,
-       g.flagged = 0 as meets_completeness_threshold, g.n_months,
-       unnest(gap_stats(g.n, g.d, r.n, r.d, m.multiplier, m.higher_is_better)),
-       assess(gap_stats(g.n, g.d, r.n, r.d, m.multiplier, m.higher_is_better),
-              g.ethnic_group = '{reference_group}') as gap_assessment
-from g join r using (site_code, measure_code, period_type, period_label)
-join measures m on m.measure_code = g.measure_code
-order by g.is_lan, g.site_code, g.measure_code, g.period_type, g.period_label, g.ethnic_group
-""",
-        """
-create or replace table gap_metrics_by_ethnic_category as
-with r as (
-    select site_code, measure_code, period_type, period_label, sum(n)::double as n, sum(d)::double as d
-    from unit_period where ethnic_group = '{reference_group}' group by all
-)
-select u.site_code, u.is_lan, u.measure_code, u.period_type, u.period_label, u.period_start, u.period_end,
-       u.ethnic_code, u.ethnic_group, u.n as numerator, u.d as denominator,
-       r.n as reference_numerator, r.d as reference_denominator, u.flagged = 0 as meets_completeness_threshold,
-       u.n_months, unnest(gap_stats(u.n::double, u.d::double, r.n, r.d, m.multiplier, m.higher_is_better)),
-       assess(gap_stats(u.n::double, u.d::double, r.n, r.d, m.multiplier, m.higher_is_better), false)
-           as gap_assessment
-from unit_period u join r using (site_code, measure_code, period_type, period_label)
-join measures m on m.measure_code = u.measure_code
-order by u.is_lan, u.site_code, u.measure_code, u.period_type, u.period_label, u.ethnic_code
-""",
-    ],
+    # "gap metrics": the SQL dbt compiled for the gap models in the pipeline's run (publish.dbt_compiled), so that
+    # no formula is written twice.
+    "gap metrics": [],
 }
 
 
-def baseline_worker(returns: str, reference: str, database: str) -> int:
-    """Run in a subprocess by run_baseline: each stage's epoch window and CPU, as JSON on stdout."""
+def baseline_worker(returns: str, reference: str, database: str, dbt_target: str) -> int:
+    """Run in a subprocess by run_baseline: each stage's epoch window and CPU, as JSON on stdout.
+
+    dbt_target: the pipeline's dbt target folder, whose compiled/ SQL of the gap models is run as it is."""
     import duckdb
+
+    from publish.dbt_compiled import GAP_MODELS, read_compiled, run_compiled
 
     windows = {"startup": [None, time.time(), time.process_time()]}  # start: when the parent spawned us
     params = {
@@ -709,9 +618,6 @@ def baseline_worker(returns: str, reference: str, database: str) -> int:
         "reference": reference,
         "threshold": 0.9,
         "programme_start": "2024-01-01",
-        "reference_group": "White",
-        "z": 1.959963984540054,
-        "z2": 1.959963984540054**2,
     }
     con = duckdb.connect(database)
     counts = {}
@@ -719,9 +625,16 @@ def baseline_worker(returns: str, reference: str, database: str) -> int:
         t0, c0 = time.time(), time.process_time()
         for sql in statements:
             con.execute(sql.format(**params))
+        if stage == "gap metrics":
+            run_compiled(con, read_compiled(Path(dbt_target), GAP_MODELS))
         windows[stage] = [t0, time.time(), time.process_time() - c0]
-    for table in ("return_rows", "fct_measure_monthly", "gap_metrics", "gap_metrics_by_ethnic_category"):
-        counts[table] = con.execute(f"select count(*) from {table}").fetchone()[0]
+    for table in (
+        "return_rows",
+        "marts.fct_measure_monthly",
+        "marts.gap_metrics",
+        "marts.gap_metrics_by_ethnic_category",
+    ):
+        counts[table.removeprefix("marts.")] = con.execute(f"select count(*) from {table}").fetchone()[0]
     con.close()
     print(json.dumps({"windows": windows, "rows": counts, "duckdb": duckdb.__version__}))
     return 0
@@ -739,6 +652,7 @@ def run_baseline(work: Workload) -> dict:
             str(work.returns),
             str(work.pristine_reference),
             str(database),
+            str(work.root / "home" / "dbt" / "build"),
         ],
         env,
         REPO_ROOT,
@@ -1029,7 +943,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workdir", type=Path, help="work here (kept) instead of a temporary folder")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--baseline-worker", nargs=3, metavar=("RETURNS", "REFERENCE", "DB"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--baseline-worker", nargs=4, metavar=("RETURNS", "REFERENCE", "DB", "DBT_TARGET"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.baseline_worker:
         return baseline_worker(*args.baseline_worker)

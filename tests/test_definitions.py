@@ -68,3 +68,12 @@ def test_publishing_waits_for_every_mart(defs):
     graph = defs.resolve_asset_graph()
     parents = {k.path[-1] for k in graph.get(dg.AssetKey(["published_warehouse"])).parent_keys}
     assert {"gap_metrics", "run_chart_points", "fct_measure_monthly", "fct_submission_status", "dim_month"} <= parents
+
+
+def test_gap_tables_are_dbt_models_with_their_checks(defs):
+    graph = defs.resolve_asset_graph()
+    for name in ("gap_metrics", "gap_metrics_by_ethnic_category"):
+        assert graph.get(dg.AssetKey([name])).group_name == "marts"
+        checks = {key.name for key in graph.asset_check_keys if key.asset_key == dg.AssetKey([name])}
+        assert {f"{name}_has_every_expected_row", f"{name}_has_no_nan_or_infinity"} <= checks
+    assert dg.AssetKey(["gap_metrics"]) in graph.get(dg.AssetKey(["run_chart_points"])).parent_keys

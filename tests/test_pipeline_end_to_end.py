@@ -77,22 +77,34 @@ def test_the_low_completeness_site_month_is_flagged_everywhere(published):
         "where site_code = ? and month_start_date = ?",
         [site, month],
     ) == [(False,)]
-    for geography in (site, "LAN"):
-        flagged = published(
-            """
-            select distinct meets_completeness_threshold from marts.gap_metrics
-            where site_code = ? and period_type = 'month' and period_start = ?""",
-            [geography, month],
-        )
-        assert flagged == [(False,)], geography
-    # and every longer period that contains it, for that site
-    unflagged = published(
+    # gap_metrics: the site's own month row keeps the flag ...
+    flagged = published(
         """
-        select count(*) from marts.gap_metrics
-        where site_code = ? and period_start <= ? and period_end >= ? and meets_completeness_threshold""",
-        [site, month, month],
+        select distinct meets_completeness_threshold, months_flagged, flagged_share from marts.gap_metrics
+        where site_code = ? and period_type = 'month' and period_start = ?""",
+        [site, month],
     )
-    assert unflagged == [(0,)]
+    assert flagged == [(False, 1, 1.0)]
+    # ... and every row aggregating it (the LAN month, the site's and the LAN's longer periods) counts it and
+    # carries its own completeness, which decides its flag: one flagged month does not flag a whole period.
+    aggregates = published(
+        """
+        select count(*), count(*) filter (where months_flagged < 1 or not flagged_share > 0),
+               count(*) filter (where meets_completeness_threshold <> (completeness >= 0.9)),
+               count(*) filter (where meets_completeness_threshold)
+        from marts.gap_metrics
+        where site_code in (?, 'LAN') and period_start <= ? and period_end >= ?
+          and not (site_code = ? and period_type = 'month')""",
+        [site, month, month, site],
+    )
+    (total, not_counted, own_flag_differs, meeting) = aggregates[0]
+    assert total > 0 and not_counted == 0 and own_flag_differs == 0 and meeting > 0
+    lan_intervention = published(
+        """
+        select count(*), count(*) filter (where meets_completeness_threshold) from marts.gap_metrics
+        where site_code = 'LAN' and period_type = 'programme_phase' and period_label = 'intervention'"""
+    )
+    assert lan_intervention[0][1] == lan_intervention[0][0] > 0  # sample completeness is ~97 % over the phase
 
 
 def test_gap_metrics_cover_every_series_without_nan(published):
