@@ -12,6 +12,7 @@ from orchestration.assets import (
     marts_checks,
     publish,
     quality,
+    release,
     status,
     status_checks,
     transform,
@@ -21,7 +22,19 @@ from orchestration.schedules import build_monthly_schedule
 from orchestration.sensors import build_landing_sensor
 
 # Every module holding assets or asset checks, in the order data flows.
-MODULES = [ingest, quality, transform, marts_checks, status_checks, evaluation, charts, publish, status, alerts]
+MODULES = [
+    ingest,
+    quality,
+    transform,
+    marts_checks,
+    status_checks,
+    evaluation,
+    charts,
+    publish,
+    release,
+    status,
+    alerts,
+]
 
 lan_pipeline = dg.define_asset_job(
     "lan_pipeline",

@@ -49,7 +49,8 @@ def main() -> int:
     print(f"""
 Pipeline run {result.run_id} succeeded in {elapsed:.0f} s.
   warehouse (pipeline only):   {settings.warehouse}
-  published copy (BI tools):   {settings.published_warehouse}
+  RHO analysts' copy (BI):     {settings.published_warehouse}
+  partner's copy (rounded):    {settings.publish / "partner" / "warehouse.duckdb"}
   latest evaluation release:   {release or "(none)"}
   quarantine (refused files):  {settings.quarantine}
   run history:                 make ui, then http://127.0.0.1:3000""")

@@ -1,6 +1,9 @@
 """Disclosure control for evaluation extracts: no count from 1 to 7 ever leaves the warehouse.
 
-Pure functions over pandas; `publish/release.py` applies them to every table it extracts.
+The rules are applied in SQL, by the dbt macros of ``dbt_project/macros/disclosure.sql`` in the release models
+(``dbt_project/models/release/``); this module is their reference in Python: the rule's name and description
+for the release's manifest and README, the bounds an attacker can infer (`pinned_parts`), and the value
+checks the tests hold the macros to.
 
 The rules (``../shared/spec/warehouse-interface.md``, "Evaluation extracts")
 ---------------------------------------------------------------------------
@@ -21,8 +24,8 @@ in what happens to the statistics that need such a count:
     The hidden count has no working value (`DisclosureRule.suppresses`): the statistics that
     need it are left empty.
 
-`DisclosureRule.protect` gives a count as shown, `DisclosureRule.working_count` the value the
-statistics are computed from; `protect_counts` and `working_counts` do the same for a column.
+`DisclosureRule.protect` gives a count as shown (macro ``disclosure_shown_count``),
+`DisclosureRule.working_count` the value the statistics are computed from (macro ``disclosure_count``).
 
 Reconciling the spec with itself and with the acceptance check
     The spec says "1 to 7 becomes 5 ... and rates and intervals are recomputed from the rounded
@@ -37,27 +40,24 @@ Reconciling the spec with itself and with the acceptance check
     multiplier); that tells them only what the ``*`` says, that the count is from 1 to 7.
 
 How a hidden count is represented (both rules)
-    * pandas (what `apply_disclosure` returns): ``pd.NA`` in a nullable ``Int64`` column;
-      `suppressed_cells` tells a hidden cell from a count that was already missing.
-    * Parquet: null. The marts never hold a null count, so in practice null means hidden; the
-      README of the release says so.
+    * Release schema, Parquet and the partner's copy: null; the release models keep a
+      ``<count>_hidden`` flag beside each count (not released) that tells a hidden cell from a count
+      the site did not submit.
     * CSV: the literal ``*``. A count that was missing in the warehouse is an empty field, as is
       every statistic that cannot be shown.
 
 Counts and what is recomputed from them
     * Count columns are protected: numerator, denominator, denominator_total, denominator_known,
-      reference_numerator, reference_denominator (`KNOWN_COUNT_COLUMNS`; the release also
-      treats any column of those names as a count even if a table spec forgets to declare it).
-      Counts must be whole numbers >= 0; anything else raises rather than being published.
+      reference_numerator, reference_denominator: in a release model, every column with
+      ``meta: {disclosure: count}``, tested by ``disclosure_safe_count``; the release's own check
+      and the partner copy's asset check look at every count column again.
     * Proportions of counts (``completeness`` = denominator_known / denominator_total) are
-      recomputed from the working values (under ``hes``: empty if either count is hidden); a
-      table holding such a proportion without the counts it is made of is refused, since the
-      true proportion of two small counts can give them away.
-    * gap_metrics (`protect_gap_metrics`): numerator, denominator and the reference group's
-      numerator and denominator are rounded to their working values, then every rate, interval,
-      ratio, difference, excess_events and gap_assessment is recomputed from them by
-      ``publish.gap_metrics.add_statistics`` (imported lazily), and the counts from 1 to 7 are
-      hidden. A numeric column it does not know how to protect is refused. Under ``msds`` every
+      recomputed from the working values (under ``hes``: empty if either count is hidden), since
+      the true proportion of two small counts can give them away.
+    * gap_metrics: numerator, denominator and the reference group's numerator and denominator
+      are rounded to their working values, then every rate, interval, ratio, difference,
+      excess_events and gap_assessment is recomputed from them with the same statistics macros
+      as marts.gap_metrics, and the counts from 1 to 7 are hidden. Under ``msds`` every
       row keeps its statistics. Under ``hes``, a row whose own count is hidden gets null
       statistics (and gap_assessment ``not calculable``, or ``reference`` for the reference
       row); a row whose reference group's count is hidden keeps its own rate and interval but
@@ -123,37 +123,23 @@ secondary suppression across the whole hierarchy (e.g. tau-argus, sdcTable).
 
 Other residual information, judged acceptable and left as is: meets_completeness_threshold
 travels unchanged (it is the programme's quality flag on the true counts, so with rounded
-counts it narrows the number of records of unknown ethnicity a little); so do the numbers in
-`NON_COUNT_NUMERIC_COLUMNS` (settings, calendar fields, gap_metrics' n_months and
+counts it narrows the number of records of unknown ethnicity a little); so do the
+other numbers that are not counts of people (settings, calendar fields, gap_metrics' n_months and
 months_flagged, which count months, not people).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
-import pandas as pd
 
 __all__ = [
     "BASE",
     "SMALL_MAX",
     "RULE_NAMES",
-    "KNOWN_COUNT_COLUMNS",
-    "DERIVED_COUNT_COLUMNS",
-    "GAP_STATISTIC_COLUMNS",
-    "DEFAULT_PROPORTIONS",
-    "NON_COUNT_NUMERIC_COLUMNS",
     "DisclosureRule",
     "rule_from_name",
-    "round_to_base",
-    "protect_counts",
-    "working_counts",
-    "suppressed_cells",
-    "apply_disclosure",
-    "protect_gap_metrics",
     "count_value_problem",
     "pinned_parts",
 ]
@@ -162,56 +148,6 @@ BASE = 5
 SMALL_MAX = 7
 RULE_NAMES = ("msds", "hes")
 SUPPRESSED_MARK = "*"
-
-# Columns that are counts of people or events wherever they appear.
-KNOWN_COUNT_COLUMNS = frozenset(
-    {
-        "numerator",
-        "denominator",
-        "denominator_total",
-        "denominator_known",
-        "reference_numerator",
-        "reference_denominator",
-    }
-)
-# Count-like values derived from counts: recomputed from rounded counts, then rounded to BASE.
-DERIVED_COUNT_COLUMNS = frozenset({"excess_events"})
-# What add_statistics (re)computes; each one present in a gap_metrics table is replaced.
-GAP_STATISTIC_COLUMNS = (
-    "rate",
-    "rate_lower_95",
-    "rate_upper_95",
-    "reference_rate",
-    "rate_ratio",
-    "rate_ratio_lower_95",
-    "rate_ratio_upper_95",
-    "rate_difference",
-    "rate_difference_lower_95",
-    "rate_difference_upper_95",
-    "excess_events",
-    "gap_assessment",
-)
-_OWN_STATISTICS = ("rate", "rate_lower_95", "rate_upper_95")
-_COMPARISONS = tuple(c for c in GAP_STATISTIC_COLUMNS if c not in _OWN_STATISTICS and c != "gap_assessment")
-# Inputs of add_statistics that a gap_metrics table may lack (taken from elsewhere, then dropped).
-_GAP_HELPERS = ("reference_numerator", "reference_denominator", "multiplier", "higher_is_better", "is_reference")
-# Numbers that are not counts of people or events (settings, calendar, counts of months) and may
-# pass unchanged through a table that holds counts.
-NON_COUNT_NUMERIC_COLUMNS = frozenset(
-    {
-        "multiplier",
-        "completeness_threshold",
-        "year",
-        "month_number",
-        "sort_order",
-        "n_months",
-        "months_flagged",
-    }
-)
-# Where two gap_metrics rows are compared: the same geography, measure and period.
-GAP_GROUP_KEYS = ("geography_level", "site_code", "measure_code", "period_type", "period_label")
-# proportion column -> (numerator count, denominator count), recomputed after rounding.
-DEFAULT_PROPORTIONS: Mapping[str, tuple[str, str]] = {"completeness": ("denominator_known", "denominator_total")}
 
 
 @dataclass(frozen=True)
@@ -311,253 +247,6 @@ def rule_from_name(name: str | DisclosureRule | None) -> DisclosureRule:
     if isinstance(name, DisclosureRule):
         return name
     return DisclosureRule((name or "msds").strip().lower())
-
-
-def round_to_base(values, base: int = BASE) -> np.ndarray:
-    """Nearest multiple of `base`, halves away from zero, for any real numbers (NaN stays NaN, no -0.0)."""
-    x = pd.to_numeric(pd.Series(values, dtype="object"), errors="raise").astype("float64").to_numpy()
-    out = np.sign(x) * np.floor(np.abs(x) / base + 0.5) * base
-    return out + 0.0  # turns -0.0 into 0.0
-
-
-def _whole_counts(series: pd.Series, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """(values as int64 with missing set to 0, missing mask); raises on anything but whole numbers >= 0."""
-    if pd.api.types.is_bool_dtype(series.dtype) or (
-        series.dtype == object and series.map(lambda v: isinstance(v, (bool, np.bool_))).any()
-    ):
-        raise ValueError(f"column {column!r} holds booleans, not counts")
-    numeric = pd.to_numeric(series.astype("object"), errors="coerce")
-    missing = series.isna().to_numpy()
-    bad = numeric.isna().to_numpy() & ~missing
-    values = numeric.fillna(0).to_numpy(dtype="float64")
-    bad |= (values < 0) | (values != np.floor(values)) | ~np.isfinite(values)
-    if bad.any():
-        example = series[bad].iloc[0]
-        raise ValueError(
-            f"column {column!r} holds {int(bad.sum())} value(s) that are not whole counts >= 0, e.g. {example!r}"
-        )
-    return values.astype("int64"), missing
-
-
-def _small_and_missing(series: pd.Series, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(nearest-multiple-of-5 values as int64, mask of counts 1..7, mask of missing)."""
-    values, missing = _whole_counts(series, column)
-    small = (values >= 1) & (values <= SMALL_MAX) & ~missing
-    return BASE * ((values + BASE // 2) // BASE), small, missing
-
-
-def working_counts(series: pd.Series, rule: DisclosureRule, column: str = "count") -> pd.Series:
-    """A count column's working values (`DisclosureRule.working_count`), nullable Int64, same index.
-
-    What statistics are computed from: 1..7 is 5 under ``msds`` and <NA> under ``hes``; missing
-    stays <NA>. Never published as counts (see `protect_counts`).
-    """
-    out, small, missing = _small_and_missing(series, column)
-    out[small] = BASE
-    result = pd.Series(pd.array(out, dtype="Int64"), index=series.index, name=series.name)
-    result[missing | (small if rule.small_count_stand_in is None else np.zeros_like(small))] = pd.NA
-    return result
-
-
-def protect_counts(series: pd.Series, rule: DisclosureRule, column: str = "count") -> pd.Series:
-    """A count column as shown, nullable Int64 with the same index (hidden 1..7 or missing = <NA>)."""
-    out, small, missing = _small_and_missing(series, column)
-    result = pd.Series(pd.array(out, dtype="Int64"), index=series.index, name=series.name)
-    result[missing | small] = pd.NA
-    return result
-
-
-def suppressed_cells(frame: pd.DataFrame, count_columns: Iterable[str], rule: DisclosureRule) -> pd.DataFrame:
-    """Boolean frame (one column per count column): True where `rule` hides the input's count (1..7).
-
-    The same cells under both rules (`DisclosureRule.hides_small_counts`). Computed from the
-    frame *before* `apply_disclosure`; it tells a hidden count (CSV ``*``) from one that was
-    missing already (CSV empty).
-    """
-    out = {}
-    for column in count_columns:
-        _, small, _ = _small_and_missing(frame[column], column)
-        out[column] = small if rule.hides_small_counts else np.zeros(len(frame), dtype=bool)
-    return pd.DataFrame(out, index=frame.index, dtype=bool)
-
-
-def _recompute_proportions(
-    frame: pd.DataFrame, working: pd.DataFrame, counts: set[str], proportions: Mapping[str, tuple[str, str]] | None
-) -> None:
-    chosen = DEFAULT_PROPORTIONS if proportions is None else proportions
-    for column, (num, den) in chosen.items():
-        if column not in frame.columns:
-            continue
-        if num not in counts or den not in counts:
-            raise ValueError(
-                f"{column!r} is a proportion of {num!r} and {den!r}, which must be count columns of "
-                f"the table so that it can be recomputed from rounded counts"
-            )
-        n = working[num].astype("Float64")
-        d = working[den].astype("Float64")
-        frame[column] = (n / d.where(d > 0)).astype("float64")
-
-
-def apply_disclosure(
-    frame: pd.DataFrame,
-    count_columns: Iterable[str],
-    rule: DisclosureRule,
-    proportions: Mapping[str, tuple[str, str]] | None = None,
-) -> pd.DataFrame:
-    """A copy of a plain count table with every count column protected by `rule`.
-
-    Count columns come back as nullable Int64 as shown (hidden 1..7 or missing = <NA>).
-    Proportions of counts (default `DEFAULT_PROPORTIONS`, applied to those present) are
-    recomputed from the working values (a hidden count is 5 under ``msds``; under ``hes`` the
-    proportion is <NA>); pass ``proportions={}`` for none. Other columns are unchanged.
-    """
-    counts = list(dict.fromkeys(count_columns))
-    missing = [c for c in counts if c not in frame.columns]
-    if missing:
-        raise KeyError(f"count column(s) not in the table: {', '.join(missing)}")
-    out = frame.copy()
-    working = pd.DataFrame(index=frame.index)
-    for column in counts:
-        out[column] = protect_counts(frame[column], rule, column)
-        working[column] = working_counts(frame[column], rule, column)
-    _recompute_proportions(out, working, set(counts), proportions)
-    return out
-
-
-def _default_add_statistics() -> Callable[..., pd.DataFrame]:
-    from publish.gap_metrics import add_statistics  # lazy: written separately, may not exist yet
-
-    return add_statistics
-
-
-def _reference_mask(frame: pd.DataFrame) -> pd.Series:
-    if "is_reference" in frame.columns:
-        return frame["is_reference"].fillna(False).astype(bool)
-    if {"ethnic_group", "reference_group"} <= set(frame.columns):
-        return (frame["ethnic_group"] == frame["reference_group"]).fillna(False).astype(bool)
-    if "gap_assessment" in frame.columns:
-        return (frame["gap_assessment"] == "reference").fillna(False).astype(bool)
-    raise ValueError(
-        "cannot tell the reference group's rows: need is_reference, ethnic_group and reference_group, or gap_assessment"
-    )
-
-
-def protect_gap_metrics(
-    frame: pd.DataFrame,
-    rule: DisclosureRule,
-    measures: pd.DataFrame | None = None,
-    confidence: float = 0.95,
-    statistics: Callable[..., pd.DataFrame] | None = None,
-) -> pd.DataFrame:
-    """A copy of a gap_metrics-like table with protected counts and every statistic recomputed.
-
-    Statistics come from the counts' working values (a hidden count is 5 under ``msds``; under
-    ``hes`` what needs it is null); count columns come back as shown (hidden 1..7 = <NA>).
-
-    `frame` has numerator and denominator, and either reference_numerator/reference_denominator
-    or the reference group's own row in each comparison (`GAP_GROUP_KEYS`, plus reference_group
-    when present). multiplier and higher_is_better come from the frame or, when it lacks them,
-    from `measures` (measure_code, multiplier, higher_is_better, e.g. marts.dim_measure).
-    `statistics` defaults to ``publish.gap_metrics.add_statistics``. The result has exactly the
-    columns of `frame`, in its order and row order.
-    """
-    columns = list(frame.columns)
-    for needed in ("numerator", "denominator"):
-        if needed not in columns:
-            raise KeyError(f"a gap_metrics table needs {needed!r}")
-    count_columns = [c for c in columns if c in KNOWN_COUNT_COLUMNS]
-    unknown = [
-        c
-        for c in columns
-        if c not in KNOWN_COUNT_COLUMNS
-        and c not in GAP_STATISTIC_COLUMNS
-        and c not in NON_COUNT_NUMERIC_COLUMNS
-        and pd.api.types.is_numeric_dtype(frame[c].dtype)
-        and not pd.api.types.is_bool_dtype(frame[c].dtype)
-    ]
-    if unknown:
-        raise ValueError(
-            f"gap_metrics column(s) {', '.join(unknown)} are numbers this module does not know how to "
-            f"protect; refusing to publish them as they are"
-        )
-    add_statistics = statistics or _default_add_statistics()
-
-    work = frame.reset_index(drop=True).copy()
-    for column in count_columns:  # working values: what the statistics are computed from
-        work[column] = working_counts(work[column], rule, column)
-    is_reference = _reference_mask(work)
-    work["is_reference"] = is_reference
-
-    if not {"reference_numerator", "reference_denominator"} <= set(columns):
-        keys = [k for k in (*GAP_GROUP_KEYS, "reference_group") if k in columns]
-        if not keys:
-            raise ValueError("no reference_numerator/reference_denominator and no keys to find the reference row by")
-        reference = work.loc[is_reference, keys + ["numerator", "denominator"]]
-        if reference.duplicated(keys).any():
-            raise ValueError(f"more than one reference row for the same {', '.join(keys)}")
-        reference = reference.rename(
-            columns={"numerator": "reference_numerator", "denominator": "reference_denominator"}
-        )
-        merged = work.drop(columns=["reference_numerator", "reference_denominator"], errors="ignore").merge(
-            reference, on=keys, how="left", validate="many_to_one"
-        )
-        work["reference_numerator"] = merged["reference_numerator"].astype("Int64").to_numpy()
-        work["reference_denominator"] = merged["reference_denominator"].astype("Int64").to_numpy()
-
-    for column in ("multiplier", "higher_is_better"):
-        if column not in work.columns:
-            if measures is None or not {"measure_code", column} <= set(measures.columns):
-                raise ValueError(f"gap_metrics lacks {column!r}: pass `measures` with measure_code and {column}")
-            lookup = measures.drop_duplicates("measure_code").set_index("measure_code")[column]
-            work[column] = work["measure_code"].map(lookup)
-            if work[column].isna().any() and column == "multiplier":
-                absent = sorted(set(work.loc[work[column].isna(), "measure_code"]))
-                raise ValueError(f"no multiplier for measure(s) {', '.join(map(str, absent))}")
-
-    own_missing = (work["numerator"].isna() | work["denominator"].isna()).to_numpy()
-    ref_missing = (work["reference_numerator"].isna() | work["reference_denominator"].isna()).to_numpy()
-    # add_statistics sees only whole counts: stand-ins where a count is withheld, results masked below.
-    inputs = work.copy()
-    for column, stand_in, hidden in (
-        ("numerator", 1, own_missing),
-        ("denominator", 2, own_missing),
-        ("reference_numerator", 1, ref_missing),
-        ("reference_denominator", 2, ref_missing),
-    ):
-        values = inputs[column].astype("Int64").to_numpy(dtype="float64", na_value=np.nan)
-        values[hidden] = stand_in
-        inputs[column] = values.astype("int64")
-    inputs = inputs.drop(columns=[c for c in GAP_STATISTIC_COLUMNS if c in inputs.columns])
-    result = add_statistics(inputs, confidence=confidence)
-    if len(result) != len(work):
-        raise ValueError("add_statistics changed the number of rows")
-    result = result.reset_index(drop=True)
-
-    out = frame.reset_index(drop=True).copy()
-    for column in count_columns:  # as shown: 1..7 hidden under both rules
-        out[column] = protect_counts(out[column], rule, column)
-    for column in GAP_STATISTIC_COLUMNS:
-        if column not in columns:
-            continue
-        if column not in result.columns:
-            raise ValueError(f"add_statistics did not compute {column!r}")
-        if column == "gap_assessment":
-            values = result[column].astype("object").to_numpy(copy=True)
-            values[own_missing | ref_missing] = "not calculable"
-            values[is_reference.to_numpy()] = "reference"
-            out[column] = pd.Series(values, dtype=frame[column].dtype)
-            continue
-        values = (
-            pd.to_numeric(result[column], errors="coerce").astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
-        )
-        values[own_missing] = np.nan
-        if column in _COMPARISONS:
-            values[ref_missing] = np.nan
-        if column in DERIVED_COUNT_COLUMNS:
-            values = round_to_base(values)
-        out[column] = values
-    out.index = frame.index
-    return out[columns]
 
 
 def count_value_problem(text: str, rule: DisclosureRule, derived: bool = False) -> str | None:

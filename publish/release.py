@@ -1,95 +1,46 @@
-"""Evaluation releases: disclosure-controlled extracts of the published tables, built whole and atomically.
+"""Evaluation releases: the disclosure-controlled tables of schema ``release``, written by DuckDB table by table.
 
-    build_release(source_db, dest_root, tables, dictionary, submissions, rule, code_version,
-                  created_at=None, *, synthetic=False, skip_if_unchanged=True, statistics=None) -> Path
+What is released, and how each count is protected, is decided in dbt: one model per released table in
+``dbt_project/models/release/`` (alias = the table's name, schema ``release``), its counts rounded by the
+``disclosure_*`` macros under the rule of ``LAN_DISCLOSURE_RULE`` and every statistic recomputed from the
+rounded counts (see ``dbt_project/macros/disclosure.sql`` and ``publish/disclosure.py`` for the rules and their
+limits). Adding a table to the release is adding a model there; this module reads the list from the dbt manifest
+(`release_tables`) and only writes files:
 
-reads each table of `tables` (None: `RELEASE_TABLES`, the spec's nine) from schema ``marts``
-of the DuckDB file `source_db` (read-only), protects it with `publish.disclosure` (see its
-docstring for the rules and their limits) and writes, into a staging folder
-``dest_root/.<release_id>.tmp``:
+    build_release(con, dest_root, manifest, rule, code_version, created_at=None, *, synthetic=False)
+        -> Release(path, built)
 
-* ``<table>.parquet`` and ``<table>.csv`` for every table, with the same rows and values;
-* ``data_dictionary.csv`` (table, column, type, meaning): the caller's dictionary, cut to the
-  columns released; a column it does not describe (or describes with an empty meaning) fails
-  the release;
+* ``<table>.parquet`` and ``<table>.csv`` for every table, each by one DuckDB ``COPY (select ... order by
+  <release_key>) TO ...``, so a table streams from the warehouse to the file without passing through Python;
+* ``data_dictionary.csv`` (table, column, type, meaning) from the models' dbt descriptions;
 * ``README.md`` for the evaluation partner;
-* ``manifest.json``: release_id, created_at, code_version, synthetic, source_database,
-  disclosure_rule (name, description), tables (rows, files, key, count columns, withheld
-  columns), submissions (submission_id, site_code, month_start_date, file_name, checksum,
-  received_at), files (sha256 and size of every other file) and content_fingerprint.
+* ``manifest.json``: release_id, created_at, code_version, synthetic, inputs_hash, disclosure_rule (name,
+  description), tables (rows, files, key, count columns), submissions (submission_id, site_code,
+  month_start_date, file_name, checksum, received_at) and files (sha256 and size of every other file).
 
-It then checks the staging folder (`check_release`: every file's sha256 and the row counts
-match the manifest; every CSV, read back with Arrow's parser rather than the csv module that
-wrote it, equals its Parquet file cell by cell, a hidden ``*`` standing for a null count; no
-count from 1 to 7, 5 included, in any count column of any file under either rule; every count
-a whole multiple of 5; every extracted column described in the dictionary) and only then
-renames it to ``dest_root/<release_id>`` with `os.rename`
-(atomic on one file system). Any failure deletes the staging folder and raises `ReleaseError`
-naming the problems: a release is either complete and checked, or absent.
+The files go to a hidden staging folder ``dest_root/.<release_id>.tmp``, are checked (`check_release`: every
+file's sha256 and row count as the manifest says; each CSV read back equals its Parquet file; no count from 1 to
+7 and every count a multiple of 5 in any file; no NaN or infinity; every column described) and only then is the
+folder renamed to ``dest_root/<release_id>`` and ``dest_root/LATEST`` replaced (write, then `os.replace`) to
+name it. Any failure deletes the staging folder and raises `ReleaseError`: a release is complete and checked, or
+absent.
 
 Decisions
 ---------
-* release_id is created_at in UTC as ``YYYY-MM-DDTHH-MM-SSZ`` (sortable, so the newest sorts
-  last, and safe in file names on every OS). If that folder (or its staging folder) exists,
-  ``-02``, ``-03``, ... up to ``-99`` is appended; these sort after the bare id. A naive
-  `created_at` is taken as UTC. Ids are only as ordered as the `created_at` passed in: leave it
-  None (now) outside tests. `latest_release` picks the greatest name, ignoring dot-folders
-  (staging) and folders without a manifest.
-* Determinism: the extract files (Parquet, CSV, data_dictionary.csv) depend only on the
-  inputs, never on the time or the release id, so two releases built from the same inputs are
-  byte-identical apart from README.md and manifest.json. Rows are read with ``ORDER BY`` the
-  table's key, and a duplicate key fails the release (an order among duplicates would not be
-  reproducible). Parquet is written by pyarrow with fixed options (zstd, format 2.6, data page
-  v1, dictionary encoding, statistics) and without the pandas schema metadata; the Arrow
-  schema is kept, so dates stay dates and time zones survive. CSV is written by the csv module:
-  UTF-8 without a byte-order mark, ``\\n`` line ends, header row, minimal quoting; null is an
-  empty field and a hidden count (1 to 7) ``*``; booleans ``true``/``false``; dates ISO 8601
-  (``2024-03-01``), timestamps ISO 8601 with ``T``; floats by Python's shortest round-trip
-  repr (``0.1``, ``12.345678901234567``, ``1e-05``), so the CSV loses nothing the Parquet holds;
-  ``-0.0`` is written ``0.0``.
-* data_dictionary.csv keeps the caller's table-level rows (column empty, as
-  `publish.dictionary.describe_tables` gives them) and the rows of the columns released, in
-  the extract's column order; rows for withheld or absent columns are left out; a missing type
-  is filled with the Arrow type.
-* Types: counts are written as 64-bit integers (nullable); statistics as doubles; every other
-  column keeps the type DuckDB gives it.
-* Skipping an unchanged release (the default): ``content_fingerprint`` in the manifest is the
-  sha256 of the extracts' and dictionary's sha256s, the disclosure rule and the
-  (submission_id, checksum) pairs: everything a partner would receive except the README, the
-  time and the code version (a code change that changes no output is no reason to
-  re-release). With ``skip_if_unchanged=True``, `build_release` builds and fingerprints the
-  release, and when the latest release has the same fingerprint it deletes the staging folder
-  and returns the latest release's path instead of publishing a copy; pass False to always
-  publish. `same_as_latest(dest_root, fingerprint)` answers the same question for a caller
-  that wants to decide itself.
-* Counts: a table's `TableSpec.count_columns` plus every column named like a count anywhere
-  (`publish.disclosure.KNOWN_COUNT_COLUMNS`), so that forgetting to declare one cannot publish
-  it raw. Any other number in a table that holds counts must be a known non-count
-  (`NON_COUNT_NUMERIC_COLUMNS`: completeness_threshold, multiplier, n_months, ...) or declared
-  in `TableSpec.passthrough`, or the release fails. A table that is not gap_metrics-like must
-  not hold rates or other statistics. gap_metrics-like tables go through
-  `protect_gap_metrics`; multiplier and higher_is_better come from ``marts.dim_measure`` when
-  the table lacks them; the build checks that every published rate equals numerator /
-  denominator x multiplier of the published counts (a hidden count taken as 5 under ``msds``),
-  so a statistic computed from true counts cannot slip through.
-* Small counts (``publish/disclosure.py``, "Reconciling the spec ..."): under both rules a
-  count from 1 to 7 is written ``*`` in CSV and null in Parquet, so no extract file ever holds
-  a count from 1 to 7 (5 included) and the acceptance check passes under either rule. Under
-  ``msds`` (default) the statistics of such a row are present, computed as if the count were
-  5 (NHS England's maternity statistics convention); under ``hes`` they are empty.
-* Free text is withheld: ``fct_submission_status.problems`` quotes the true completeness
-  (``PPH1500 87.5%``, i.e. 7 of 8) and the problems of refused files, which name cell values
-  (a small count, or for a file refused for holding identifiers, possibly the identifier
-  itself), so `RELEASE_TABLES` leaves it out of extracts and the README says so.
-* Not released by default: run_chart_points (rates from unrounded counts),
-  gap_metrics_by_ethnic_category (it adds "group = sum of categories" relations, the very
-  thing the interval attack of publish/disclosure.py feeds on, beside fct_measure_monthly),
-  fct_data_quality_results and dim_submission (free text and file-level detail; the manifest
-  lists the submissions). A caller may pass its own `tables`; the protections still apply.
-* Provenance: the manifest lists the submissions with their checksums, as the spec asks. A
-  sha256 of a raw file could in principle be used to test guesses of its content; with some
-  250 counts a file, each known only to within 5 values from the extract, guessing is not
-  feasible, so this was judged acceptable.
+* Small counts: a count from 1 to 7 is never shown under either rule: null in Parquet (and in the partner's
+  copy), ``*`` in CSV; a count missing in the warehouse (not submitted) is an empty field. The models carry a
+  ``<count>_hidden`` flag beside each count for the CSV writer; flags are not released.
+* Unchanged releases are not rebuilt: ``inputs_hash`` is the sha256 of each released table's row count and
+  order-independent hash of its rows (DuckDB ``hash`` of every row, xor-ed), the dictionary, the disclosure rule,
+  the submissions and `FORMAT_VERSION`. When the latest release has the same inputs_hash nothing is written
+  (`Release.built` is False). A code change that changes no output is no reason to re-release.
+* Determinism: rows are sorted by the table's release key (a dbt test keeps it unique); DuckDB writes both
+  files with fixed options, one thread, so two releases from the same inputs have byte-identical extracts.
+* CSV: UTF-8, header, ``\\n``, minimal quoting; dates and timestamps ISO 8601 (``2024-03-01T09:30:00``); booleans true/false; doubles in the shortest
+  text that reads back to the same number (``-0.0`` written ``0.0``); null is an empty field.
+* Memory: the writer's DuckDB connection runs under `MEMORY_LIMIT` (spilling to disk beyond it), and no table
+  is ever held in Python.
+* release_id is created_at in UTC as ``YYYY-MM-DDTHH-MM-SSZ`` (sorts by time); ``-02``... if it exists.
 """
 
 from __future__ import annotations
@@ -98,70 +49,50 @@ import csv
 import hashlib
 import io
 import json
-import math
 import os
 import re
 import shutil
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from ingest.store import sha256_of
-from publish.disclosure import (
-    DEFAULT_PROPORTIONS,
-    DERIVED_COUNT_COLUMNS,
-    GAP_STATISTIC_COLUMNS,
-    KNOWN_COUNT_COLUMNS,
-    NON_COUNT_NUMERIC_COLUMNS,
-    DisclosureRule,
-    apply_disclosure,
-    count_value_problem,
-    protect_gap_metrics,
-    rule_from_name,
-    suppressed_cells,
-)
+from publish.disclosure import DisclosureRule, rule_from_name
 
 __all__ = [
-    "TableSpec",
-    "RELEASE_TABLES",
-    "rule_from_name",
+    "FORMAT_VERSION",
+    "LATEST",
+    "MEMORY_LIMIT",
+    "Release",
+    "ReleaseColumn",
     "ReleaseError",
+    "ReleaseTable",
     "build_release",
     "check_release",
+    "inputs_hash",
     "latest_release",
     "read_manifest",
-    "same_as_latest",
     "release_id_for",
-    "format_value",
-    "column_texts",
+    "release_tables",
+    "rule_from_name",
 ]
 
+# Bump when the files written for the same data change (forces one new release).
+FORMAT_VERSION = "2"
+SCHEMA = "release"
 MANIFEST = "manifest.json"
 DICTIONARY = "data_dictionary.csv"
 README = "README.md"
+LATEST = "LATEST"
+HIDDEN_MARK = "*"
+MEMORY_LIMIT = "1GB"
 DICTIONARY_COLUMNS = ["table", "column", "type", "meaning"]
-SUBMISSION_COLUMNS = ["submission_id", "site_code", "month_start_date", "file_name", "checksum", "received_at"]
 _ID_FORMAT = "%Y-%m-%dT%H-%M-%SZ"
 _ID_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z(-\d{2})?$")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PARQUET_OPTIONS = dict(
-    compression="zstd",
-    version="2.6",
-    data_page_version="1.0",
-    use_dictionary=True,
-    write_statistics=True,
-    store_schema=True,
-)
+_FLOAT_TYPES = {"double", "float", "real", "float8", "float4"}
 
 
 class ReleaseError(RuntimeError):
@@ -169,85 +100,137 @@ class ReleaseError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class TableSpec:
-    """How one marts table becomes an extract.
-
-    sort_keys: the table's grain; rows are sorted by it and it must be unique.
-    count_columns: counts to protect (columns named like counts are protected anyway).
-    gap_metrics: True for a gap_metrics-like table (counts rounded, statistics recomputed).
-    description: one line for the README.
-    withheld_columns / withheld_reason: columns left out of the extract, and why (README).
-    passthrough: other numeric columns of a table with counts that are not counts (settings,
-        calendar); `publish.disclosure.NON_COUNT_NUMERIC_COLUMNS` are allowed anyway, and any
-        other number beside counts fails the release rather than being published unprotected.
-    """
-
-    sort_keys: tuple[str, ...]
-    count_columns: tuple[str, ...] = ()
-    gap_metrics: bool = False
-    description: str = ""
-    withheld_columns: tuple[str, ...] = ()
-    withheld_reason: str = ""
-    passthrough: tuple[str, ...] = ()
+class ReleaseColumn:
+    name: str
+    data_type: str
+    meaning: str
+    is_count: bool = False
+    hidden_flag: str | None = None  # the column that says where this count is hidden (1 to 7)
 
 
-# The tables of the spec's "Published tables", as extracts (what is left out, and why: module docstring).
-RELEASE_TABLES: dict[str, TableSpec] = {
-    "dim_site": TableSpec(("site_code",), description="The LAN sites: team, integrated care system, NHS region."),
-    "dim_ethnic_category": TableSpec(
-        ("ethnic_code",),
-        description="NHS ethnic categories and the groups they "
-        "are reported in; is_known is false for Not stated (Z) and Not known (99).",
-    ),
-    "dim_condition": TableSpec(("condition_code",), description="The four conditions the LAN works on."),
-    "dim_measure": TableSpec(
-        ("measure_code",),
-        description="The LAN measures: definitions, multiplier, unit and whether a higher rate is better.",
-    ),
-    "dim_month": TableSpec(
-        ("month_start_date",),
-        description="Calendar months with financial year, quarter and programme phase (baseline or intervention).",
-    ),
-    "fct_measure_monthly": TableSpec(
-        ("site_code", "month_start_date", "measure_code", "ethnic_code"),
-        count_columns=("numerator", "denominator"),
-        description="Each site's monthly numerator and denominator per measure and ethnic category (rounded counts).",
-    ),
-    "fct_ethnicity_completeness": TableSpec(
-        ("site_code", "month_start_date", "measure_code"),
-        count_columns=("denominator_total", "denominator_known"),
-        description="Share of each site-month-measure's denominator whose "
-        "ethnic category is known (from rounded counts).",
-    ),
-    "fct_submission_status": TableSpec(
-        ("site_code", "month_start_date"),
-        description="Whether each site's return for each month was loaded, flagged, quarantined or is missing.",
-        withheld_columns=("problems",),
-        withheld_reason="free text that can quote values from the sites' files",
-    ),
-    "gap_metrics": TableSpec(
-        ("geography_level", "site_code", "measure_code", "period_type", "period_label", "ethnic_group"),
-        count_columns=("numerator", "denominator"),
-        gap_metrics=True,
-        withheld_columns=("completeness", "flagged_share"),
-        withheld_reason="shares of the true (unrounded) denominators; fct_ethnicity_completeness has completeness "
-        "from rounded counts",
-        description="Each ethnic group's rate compared with the reference group's, by site "
-        "and for the whole LAN, per month, quarter, rolling 12 months and programme phase "
-        "(statistics recomputed from rounded counts).",
-    ),
-}
+@dataclass(frozen=True)
+class ReleaseTable:
+    """One released table, as its dbt model in models/release/ declares it."""
+
+    name: str
+    model: str
+    description: str
+    key: tuple[str, ...]
+    columns: tuple[ReleaseColumn, ...]
+    flags: tuple[str, ...] = ()  # hidden-count flags: in the release schema, not in the files
+
+    @property
+    def count_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.is_count]
+
+
+@dataclass(frozen=True)
+class Release:
+    path: Path
+    built: bool  # False: nothing changed since the latest release, which `path` names
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def release_tables(manifest: Mapping) -> list[ReleaseTable]:
+    """The released tables: every dbt model of schema ``release`` in the manifest, by table name."""
+    tables = []
+    for node in manifest.get("nodes", {}).values():
+        if node.get("resource_type") != "model" or node.get("schema") != SCHEMA:
+            continue
+        name = node.get("alias") or node["name"]
+        meta = node.get("meta") or node.get("config", {}).get("meta") or {}
+        key = tuple(meta.get("release_key") or ())
+        columns, flags = [], []
+        for column in node.get("columns", {}).values():
+            disclosure = (column.get("meta") or {}).get("disclosure")
+            if disclosure == "hidden_flag":
+                flags.append(column["name"])
+                continue
+            columns.append(
+                ReleaseColumn(
+                    column["name"],
+                    (column.get("data_type") or "").lower(),
+                    " ".join((column.get("description") or "").split()),
+                    is_count=disclosure == "count",
+                )
+            )
+        problems = [c.name for c in columns if not c.data_type or not c.meaning]
+        if not key or problems:
+            raise ReleaseError(
+                f"model {node['name']}: needs meta release_key and a data_type and description for every column"
+                + (f" (missing for {', '.join(problems)})" if problems else "")
+            )
+        columns = [
+            ReleaseColumn(c.name, c.data_type, c.meaning, True, f"{c.name}_hidden") if c.is_count else c
+            for c in columns
+        ]
+        missing_flags = [c.hidden_flag for c in columns if c.is_count and c.hidden_flag not in flags]
+        if missing_flags:
+            raise ReleaseError(f"model {node['name']}: no flag column {', '.join(missing_flags)} for its counts")
+        tables.append(
+            ReleaseTable(
+                name=name,
+                model=node["name"],
+                description=" ".join((node.get("description") or "").split()),
+                key=key,
+                columns=tuple(columns),
+                flags=tuple(flags),
+            )
+        )
+    return sorted(tables, key=lambda t: t.name)
+
+
+# ---------------------------------------------------------------------------------------------
+# The SQL of each file
+
+
+def _parquet_select(table: ReleaseTable) -> str:
+    exprs = [
+        f"{_quote(c.name)} + 0.0 as {_quote(c.name)}" if c.data_type in _FLOAT_TYPES else _quote(c.name)
+        for c in table.columns
+    ]
+    order = ", ".join(_quote(k) for k in table.key)
+    return f"select {', '.join(exprs)} from {SCHEMA}.{_quote(table.name)} order by {order}"
+
+
+def _csv_select(table: ReleaseTable) -> str:
+    exprs = []
+    for c in table.columns:
+        name = _quote(c.name)
+        if c.is_count:
+            exprs.append(
+                f"case when {_quote(c.hidden_flag)} then '{HIDDEN_MARK}' else cast({name} as varchar) end as {name}"
+            )
+        elif c.data_type in _FLOAT_TYPES:
+            exprs.append(f"{name} + 0.0 as {name}")
+        elif c.data_type == "timestamp":
+            exprs.append(f"replace(cast({name} as varchar), ' ', 'T') as {name}")
+        else:
+            exprs.append(name)
+    order = ", ".join(_quote(k) for k in table.key)
+    return f"select {', '.join(exprs)} from {SCHEMA}.{_quote(table.name)} order by {order}"
 
 
 # ---------------------------------------------------------------------------------------------
 # Small helpers
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
-    with path.open("xb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+def _utc(created_at: datetime | None) -> datetime:
+    if created_at is None:
+        return datetime.now(UTC)
+    return created_at.replace(tzinfo=UTC) if created_at.tzinfo is None else created_at.astimezone(UTC)
+
+
+def release_id_for(created_at: datetime) -> str:
+    """The bare release id for a creation time (UTC, sortable, file-name safe)."""
+    return _utc(created_at).strftime(_ID_FORMAT)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -263,332 +246,218 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _utc(created_at: datetime | None) -> datetime:
-    if created_at is None:
-        return datetime.now(UTC)
-    if created_at.tzinfo is None:
-        return created_at.replace(tzinfo=UTC)
-    return created_at.astimezone(UTC)
+def _write_text(path: Path, text: str) -> None:
+    with path.open("x", encoding="utf-8", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
 
 
-def release_id_for(created_at: datetime) -> str:
-    """The bare release id for a creation time (UTC, sortable, file-name safe)."""
-    return _utc(created_at).strftime(_ID_FORMAT)
-
-
-def _is_missing(value) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    try:
-        return bool(pd.isna(value)) if np.isscalar(value) else False
-    except (TypeError, ValueError):
-        return False
-
-
-def format_value(value) -> str:
-    """How one value is written in a release's CSV files (null -> empty field)."""
-    if _is_missing(value):
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return "true" if value else "false"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        number = float(value)
-        return repr(number + 0.0) if math.isfinite(number) else repr(number)
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return str(value)
-
-
-def _float_text(value) -> str:
-    if value is None or value != value:
-        return ""
-    return repr(value + 0.0) if math.isfinite(value) else repr(value)
-
-
-def column_texts(column: pa.ChunkedArray | pa.Array) -> list[str]:
-    """A whole Arrow column as written in CSV: `format_value` of each value, with fast paths by type."""
-    kind = column.type
-    if (
-        pa.types.is_integer(kind)
-        or pa.types.is_boolean(kind)
-        or pa.types.is_date32(kind)
-        or pa.types.is_string(kind)
-        or pa.types.is_large_string(kind)
-    ):
-        # Arrow's own casts write these exactly as format_value does (tests check it), at C speed.
-        return pc.cast(column, pa.string()).fill_null("").to_pylist()
-    if pa.types.is_floating(kind):
-        return [_float_text(v) for v in column.to_pylist()]
-    return [format_value(v) for v in column.to_pylist()]
-
-
-def _json_value(value):
-    text = format_value(value)
-    if text == "":
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    return text
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading and protecting
-
-
-@dataclass
-class _Extract:
-    name: str
-    spec: TableSpec
-    table: pa.Table
-    suppressed: dict[str, np.ndarray] = field(default_factory=dict)
-    count_columns: tuple[str, ...] = ()
-    derived_columns: tuple[str, ...] = ()
-
-
-def _read_marts(source_db: Path, tables: Mapping[str, TableSpec], problems: list[str]):
-    if not Path(source_db).is_file():
-        raise ReleaseError(f"no source warehouse at {source_db}")
-    frames: dict[str, tuple[pd.DataFrame, pa.Schema]] = {}
-    measures = None
-    con = duckdb.connect(str(source_db), read_only=True)
-    try:
-        try:  # time zone-aware timestamps come out in UTC whatever the machine's zone (determinism)
-            con.execute("set TimeZone = 'UTC'")
-        except duckdb.Error:
-            pass
-        have: dict[str, list[str]] = {}
-        for table, column in con.execute(
-            "select table_name, column_name from information_schema.columns where table_schema = 'marts' "
-            "order by table_name, ordinal_position"
-        ).fetchall():
-            have.setdefault(table, []).append(column)
-        for name in sorted(tables):
-            spec = tables[name]
-            if not _IDENTIFIER.match(name):
-                problems.append(f"{name!r} is not a plain table name")
-                continue
-            if name not in have:
-                problems.append(f"marts.{name} does not exist in {Path(source_db).name}")
-                continue
-            absent = [k for k in spec.sort_keys if k not in have[name]]
-            if absent or not spec.sort_keys:
-                problems.append(f"marts.{name}: sort keys {list(spec.sort_keys)} not all columns of the table")
-                continue
-            order = ", ".join(f'"{k}"' for k in spec.sort_keys)
-            arrow = con.sql(f'select * from marts."{name}" order by {order}').to_arrow_table()
-            frames[name] = (arrow.to_pandas(), arrow.schema)
-        if any(tables[n].gap_metrics for n in frames) and "dim_measure" in have:
-            wanted = [c for c in ("measure_code", "multiplier", "higher_is_better") if c in have["dim_measure"]]
-            measures = (
-                con.sql(f"select {', '.join(wanted)} from marts.dim_measure order by measure_code")
-                .to_arrow_table()
-                .to_pandas()
-            )
-    finally:
-        con.close()
-    return frames, measures
-
-
-def _gap_rate_problems(
-    name: str,
-    frame: pd.DataFrame,
-    measures: pd.DataFrame | None,
-    rule: DisclosureRule | None = None,
-    hidden: Mapping[str, np.ndarray] | None = None,
-) -> list[str]:
-    """Every published rate must be the one the published counts give (nothing from true counts).
-
-    `hidden` (column -> mask by position) marks the counts the rule hides; where `rule` computes
-    with a stand-in for them (``msds``: 5) the rate is checked against the stand-in, and under
-    ``hes`` a hidden count leaves nothing to check against, so any rate shown there fails.
-    """
-    if "rate" not in frame.columns:
-        return []
-    if "multiplier" in frame.columns:
-        multiplier = pd.to_numeric(frame["multiplier"], errors="coerce")
-    elif measures is not None and "multiplier" in measures.columns:
-        lookup = measures.drop_duplicates("measure_code").set_index("measure_code")["multiplier"]
-        multiplier = pd.to_numeric(frame["measure_code"].map(lookup), errors="coerce")
-    else:
-        return [f"{name}: no multiplier to check rates against"]
-    num = frame["numerator"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
-    den = frame["denominator"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
-    stand_in = rule.small_count_stand_in if rule is not None else None
-    if stand_in is not None and hidden:
-        for values, column in ((num, "numerator"), (den, "denominator")):
-            mask = hidden.get(column)
-            if mask is not None:
-                values[np.asarray(mask, dtype=bool) & np.isnan(values)] = stand_in
-    rate = pd.to_numeric(frame["rate"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    mult = multiplier.to_numpy(dtype="float64", na_value=np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        expected = num / np.where(den > 0, den, np.nan) * mult
-    shown = ~np.isnan(rate)
-    bad = shown & (np.isnan(expected) | (np.abs(rate - expected) > 1e-9 * np.maximum(1.0, np.abs(expected))))
-    if bad.any():
-        return [f"{name}: {int(bad.sum())} rate(s) that the published counts do not give"]
-    return []
-
-
-def _protect(
-    name: str,
-    spec: TableSpec,
-    frame: pd.DataFrame,
-    schema: pa.Schema,
-    rule: DisclosureRule,
-    measures: pd.DataFrame | None,
-    statistics,
-    problems: list[str],
-) -> _Extract | None:
-    keep = [c for c in frame.columns if c not in spec.withheld_columns]
-    frame = frame[keep]
-    undeclared = [c for c in spec.count_columns if c not in frame.columns]
-    if undeclared:
-        problems.append(f"{name}: count column(s) {', '.join(undeclared)} not in the table")
-        return None
-    counts = tuple(c for c in frame.columns if c in set(spec.count_columns) | KNOWN_COUNT_COLUMNS)
-    dupes = int(frame.duplicated(list(spec.sort_keys)).sum())
-    if dupes:
-        problems.append(f"{name}: {dupes} row(s) repeat the key {list(spec.sort_keys)}")
-        return None
-    try:
-        suppressed = suppressed_cells(frame, counts, rule)
-        if spec.gap_metrics:
-            protected = protect_gap_metrics(frame, rule, measures=measures, statistics=statistics)
-            problems.extend(
-                _gap_rate_problems(name, protected, measures, rule, {c: suppressed[c].to_numpy() for c in counts})
-            )
-        else:
-            leaked = [c for c in GAP_STATISTIC_COLUMNS if c in frame.columns and c != "gap_assessment"]
-            if leaked:
-                problems.append(f"{name}: has statistics ({', '.join(leaked)}) but is not marked gap_metrics")
-                return None
-            allowed = set(counts) | set(DEFAULT_PROPORTIONS) | NON_COUNT_NUMERIC_COLUMNS | set(spec.passthrough)
-            unprotected = [
-                c
-                for c in frame.columns
-                if counts
-                and c not in allowed
-                and pd.api.types.is_numeric_dtype(frame[c].dtype)
-                and not pd.api.types.is_bool_dtype(frame[c].dtype)
-            ]
-            if unprotected:
-                problems.append(
-                    f"{name}: numeric column(s) {', '.join(unprotected)} beside counts are neither "
-                    f"counts nor declared passthrough; refusing to publish them unprotected"
-                )
-                return None
-            protected = apply_disclosure(frame, counts, rule)
-    except (ValueError, KeyError) as exc:
-        problems.append(f"{name}: {exc}")
-        return None
-    derived = tuple(c for c in protected.columns if c in DERIVED_COUNT_COLUMNS)
-    fields = []
-    for column in protected.columns:
-        if column in counts:
-            fields.append(pa.field(column, pa.int64()))
-        elif column in GAP_STATISTIC_COLUMNS or column == "completeness":
-            fields.append(pa.field(column, pa.string() if column == "gap_assessment" else pa.float64()))
-        else:
-            fields.append(schema.field(column).remove_metadata())
-    try:
-        table = pa.Table.from_pandas(protected, schema=pa.schema(fields), preserve_index=False)
-    except (pa.ArrowException, TypeError, ValueError) as exc:
-        problems.append(f"{name}: cannot convert to Arrow: {exc}")
-        return None
-    table = table.replace_schema_metadata(None)
-    return _Extract(name, spec, table, {c: suppressed[c].to_numpy() for c in counts}, counts, derived)
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing
-
-
-def _csv_bytes(rows) -> bytes:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
-
-
-def _extract_csv(extract: _Extract, rule: DisclosureRule) -> bytes:
-    table = extract.table
-    columns = []
-    for name in table.column_names:
-        texts = column_texts(table.column(name))
-        mask = extract.suppressed.get(name)
-        if mask is not None and mask.any():
-            texts = [rule.suppressed_mark if hidden else text for text, hidden in zip(texts, mask)]
-        columns.append(texts)
-    return _csv_bytes([table.column_names, *zip(*columns)])
-
-
-def _parquet_bytes(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, **_PARQUET_OPTIONS)
-    return sink.getvalue().to_pybytes()
-
-
-def _dictionary_rows(extracts: list[_Extract], dictionary: pd.DataFrame, problems: list[str]) -> list[list[str]]:
-    lacking = [c for c in DICTIONARY_COLUMNS if c not in dictionary.columns]
-    if lacking:
-        problems.append(f"the data dictionary lacks column(s) {', '.join(lacking)}")
-        return []
-    entries: dict[tuple[str, str], tuple[str, str]] = {}
-    for row in dictionary[DICTIONARY_COLUMNS].itertuples(index=False):
-        key = (format_value(row[0]).strip(), format_value(row[1]).strip())
-        if key in entries:
-            problems.append(f"the data dictionary describes {key[0]}.{key[1]} twice")
-        entries[key] = (format_value(row[2]).strip(), format_value(row[3]).strip())
-    rows, undescribed = [], []
-    for extract in extracts:
-        if (extract.name, "") in entries:  # a table-level row (column empty), as publish.dictionary gives
-            kind, meaning = entries[(extract.name, "")]
-            rows.append([extract.name, "", kind or "table", meaning])
-        for field_ in extract.table.schema:
-            kind, meaning = entries.get((extract.name, field_.name), ("", ""))
-            if not meaning:
-                undescribed.append(f"{extract.name}.{field_.name}")
-            rows.append([extract.name, field_.name, kind or str(field_.type), meaning])
-    if undescribed:
-        problems.append(
-            f"the data dictionary does not describe {len(undescribed)} column(s): {', '.join(undescribed[:20])}"
-        )
+def _dictionary_rows(tables: Sequence[ReleaseTable]) -> list[list[str]]:
+    rows = []
+    for table in tables:
+        rows.append([table.name, "", "table", table.description])
+        rows += [[table.name, c.name, c.data_type, c.meaning] for c in table.columns]
     return rows
 
 
-def _submission_records(submissions: pd.DataFrame, problems: list[str]) -> list[dict]:
-    lacking = [c for c in SUBMISSION_COLUMNS if c not in submissions.columns]
-    if lacking:
-        problems.append(f"submissions lack column(s) {', '.join(lacking)}")
-        return []
-    records = [
-        {c: _json_value(v) for c, v in zip(SUBMISSION_COLUMNS, row)}
-        for row in submissions[SUBMISSION_COLUMNS].itertuples(index=False)
-    ]
-    return sorted(
-        records,
-        key=lambda r: tuple(str(r[c] or "") for c in ("site_code", "month_start_date", "received_at", "submission_id")),
+def _dictionary_text(rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([DICTIONARY_COLUMNS, *rows])
+    return out.getvalue()
+
+
+def _submissions(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    cursor = con.execute(
+        "select submission_id, site_code, month_start_date, file_name, checksum, received_at "
+        "from marts.dim_submission where is_current order by submission_id"
     )
+    names = [d[0] for d in cursor.description]
+    return [
+        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in zip(names, row)} for row in cursor.fetchall()
+    ]
 
 
-def _fingerprint(file_hashes: Mapping[str, str], rule: DisclosureRule, submissions: list[dict]) -> str:
-    content = {
-        "disclosure_rule": rule.name,
-        "files": dict(sorted(file_hashes.items())),
+def inputs_hash(
+    con: duckdb.DuckDBPyConnection,
+    tables: Sequence[ReleaseTable],
+    rule: DisclosureRule,
+    submissions: list[dict],
+) -> tuple[str, dict[str, int]]:
+    """(sha256 of everything a release is made of, row count by table); see the module docstring."""
+    content: dict = {
+        "format": FORMAT_VERSION,
+        "rule": rule.name,
+        "dictionary": _dictionary_rows(tables),
         "submissions": sorted([str(s["submission_id"]), str(s["checksum"])] for s in submissions),
+        "tables": {},
     }
-    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    rows: dict[str, int] = {}
+    for table in tables:
+        columns = ", ".join(_quote(c) for c in [*(c.name for c in table.columns), *table.flags])
+        n, digest = con.execute(
+            f"select count(*), coalesce(bit_xor(hash(row({columns}))), 0)::varchar from {SCHEMA}.{_quote(table.name)}"
+        ).fetchone()
+        rows[table.name] = int(n)
+        content["tables"][table.name] = [int(n), digest, [c.name for c in table.columns], list(table.key)]
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest(), rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Releases in a folder
+
+
+def read_manifest(release: Path) -> dict:
+    """The parsed manifest.json of a release folder."""
+    return json.loads((Path(release) / MANIFEST).read_text(encoding="utf-8"))
+
+
+def latest_release(dest_root: Path) -> Path | None:
+    """The newest release: the one LATEST names, else the greatest release folder name (staging ignored)."""
+    root = Path(dest_root)
+    if not root.is_dir():
+        return None
+    try:
+        named = (root / LATEST).read_text(encoding="utf-8").strip()
+        if _ID_PATTERN.match(named) and (root / named / MANIFEST).is_file():
+            return root / named
+    except OSError:
+        pass
+    releases = sorted(
+        p for p in root.iterdir() if p.is_dir() and _ID_PATTERN.match(p.name) and (p / MANIFEST).is_file()
+    )
+    return releases[-1] if releases else None
+
+
+def _point_latest(dest_root: Path, release_id: str) -> None:
+    tmp = dest_root / f".{LATEST}.tmp"
+    tmp.unlink(missing_ok=True)
+    _write_text(tmp, release_id + "\n")
+    os.replace(tmp, dest_root / LATEST)
+    _fsync_dir(dest_root)
+
+
+def _allocate(dest_root: Path, created_at: datetime) -> tuple[str, Path]:
+    base = release_id_for(created_at)
+    for number in range(1, 100):
+        release_id = base if number == 1 else f"{base}-{number:02d}"
+        staging = dest_root / f".{release_id}.tmp"
+        if (dest_root / release_id).exists():
+            continue
+        try:
+            staging.mkdir()
+        except FileExistsError:
+            continue
+        return release_id, staging
+    raise ReleaseError(f"too many releases for {base}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking
+
+
+def check_release(release: Path, memory_limit: str = MEMORY_LIMIT) -> list[str]:
+    """The release's own checks; returns the problems found (empty: the release holds)."""
+    release = Path(release)
+    try:
+        manifest = read_manifest(release)
+        listed: dict = manifest["files"]
+        tables: dict = manifest["tables"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [f"no readable, complete {MANIFEST}: {exc}"]
+    problems: list[str] = []
+    present = {p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file()} - {MANIFEST}
+    problems += [f"{name} is not in the manifest" for name in sorted(present - set(listed))]
+    problems += [f"{name} is in the manifest but not in the folder" for name in sorted(set(listed) - present)]
+    for name in sorted(present & set(listed)):
+        if sha256_of(release / name) != listed[name].get("sha256"):
+            problems.append(f"{name}: sha256 differs from the manifest")
+    for name in (DICTIONARY, README):
+        if name not in present:
+            problems.append(f"no {name}")
+    described: set[tuple[str, str]] = set()
+    if (release / DICTIONARY).is_file():
+        with (release / DICTIONARY).open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        if not rows or rows[0] != DICTIONARY_COLUMNS:
+            problems.append(f"{DICTIONARY}: header is not {','.join(DICTIONARY_COLUMNS)}")
+        described = {(r[0], r[1]) for r in rows[1:] if len(r) == 4 and r[3].strip()}
+
+    con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 1})
+    try:
+        for table, info in tables.items():
+            parquet, csv_path = release / f"{table}.parquet", release / f"{table}.csv"
+            if not parquet.is_file() or not csv_path.is_file():
+                problems.append(f"{table}: CSV or Parquet file missing")
+                continue
+            problems += _check_table(con, table, info, parquet, csv_path, described)
+    finally:
+        con.close()
+    return problems
+
+
+def _check_table(
+    con: duckdb.DuckDBPyConnection, table: str, info: dict, parquet: Path, csv_path: Path, described: set
+) -> list[str]:
+    problems = []
+    schema = con.execute(f"describe select * from read_parquet({_sql_text(str(parquet))})").fetchall()
+    types = {name: kind for name, kind, *_ in schema}
+    counts = list(info.get("count_columns", []))
+    missing = [c for c in types if (table, c) not in described]
+    if missing:
+        problems.append(f"{DICTIONARY} does not describe {table}: {', '.join(missing)}")
+    source = f"read_parquet({_sql_text(str(parquet))})"
+    rows = con.execute(f"select count(*) from {source}").fetchone()[0]
+    csv_types = {c: ("varchar" if c in counts else kind) for c, kind in types.items()}
+    csv_source = (
+        f"read_csv({_sql_text(str(csv_path))}, header = true, auto_detect = false, "
+        f"columns = {{{', '.join(f'{_sql_text(c)}: {_sql_text(k)}' for c, k in csv_types.items())}}})"
+    )
+    try:
+        csv_rows = con.execute(f"select count(*) from {csv_source}").fetchone()[0]
+    except duckdb.Error as exc:
+        return [*problems, f"{table}.csv cannot be read as its Parquet file's columns: {exc}"]
+    if rows != info.get("rows") or csv_rows != info.get("rows"):
+        return [*problems, f"{table}: {csv_rows} CSV and {rows} Parquet rows, manifest says {info.get('rows')}"]
+    # The CSV, its `*` read as null, is the Parquet file: same rows, compared by an order-free hash.
+    as_csv = ", ".join(
+        f"cast(nullif({_quote(c)}, '{HIDDEN_MARK}') as {types[c]}) as {_quote(c)}" if c in counts else _quote(c)
+        for c in types
+    )
+    columns = ", ".join(_quote(c) for c in types)
+    digest = "select count(*), coalesce(bit_xor(hash(row({}))), 0) from ({})"
+    try:
+        from_csv = con.execute(digest.format(columns, f"select {as_csv} from {csv_source}")).fetchone()
+    except duckdb.Error as exc:
+        return [*problems, f"{table}.csv: a count is neither a whole number nor {HIDDEN_MARK}: {exc}"]
+    from_parquet = con.execute(digest.format(columns, f"select * from {source}")).fetchone()
+    if from_csv != from_parquet:
+        problems.append(f"{table}: the CSV file's values differ from the Parquet file's")
+    for column in counts:
+        bad = con.execute(
+            f"select count(*) from {source} where {_quote(column)} between 1 and 7 or {_quote(column)} % 5 <> 0"
+        ).fetchone()[0]
+        shown_star = con.execute(
+            f"select count(*) filter (where {_quote(column)} = '{HIDDEN_MARK}') from {csv_source}"
+        ).fetchone()[0]
+        nulls = con.execute(f"select count(*) - count({_quote(column)}) from {source}").fetchone()[0]
+        if bad:
+            problems.append(f"{table}.{column}: {bad} value(s) from 1 to 7 or not a multiple of 5 (disclosure)")
+        if shown_star > nulls:
+            problems.append(f"{table}.{column}: {shown_star} `*` in the CSV but {nulls} nulls in the Parquet file")
+    for column, kind in types.items():
+        if kind.lower() in _FLOAT_TYPES:
+            bad = con.execute(
+                f"select count(*) from {source} where isnan({_quote(column)}) or isinf({_quote(column)})"
+            ).fetchone()[0]
+            if bad:
+                problems.append(f"{table}.{column}: {bad} NaN or infinite value(s)")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
 
 
 def _readme(
@@ -596,10 +465,10 @@ def _readme(
     created: str,
     code_version: str,
     rule: DisclosureRule,
-    extracts: list[_Extract],
-    submissions: list[dict],
+    tables: Sequence[ReleaseTable],
+    rows: Mapping[str, int],
+    submissions: int,
     synthetic: bool,
-    described: Mapping[str, str],
 ) -> str:
     lines = [f"# LAN equity warehouse: evaluation extract {release_id}", ""]
     if synthetic:
@@ -610,18 +479,18 @@ def _readme(
         ]
     lines += [
         "Prepared by the NHS Race and Health Observatory Learning and Action Network (LAN) data team for the "
-        f"evaluation partner. Built {created} (UTC) by code version `{code_version}` from {len(submissions)} "
-        "site submission(s), listed with their checksums in `manifest.json`.",
+        f"evaluation partner. Built {created} (UTC) by code version `{code_version}` from {submissions} "
+        "site submission(s), listed with their checksums in `manifest.json`. The same tables are in the "
+        "partner's DuckDB copy, `publish/partner/warehouse.duckdb` (schema `marts`, the same table names).",
         "",
         "## What is here",
         "",
         "| table | rows | what it holds |",
         "|---|---:|---|",
     ]
-    for extract in extracts:
-        text = extract.spec.description or described.get(extract.name) or "See data_dictionary.csv."
-        text = " ".join(text.split()).replace("|", "/")
-        lines.append(f"| `{extract.name}` | {extract.table.num_rows} | {text} |")
+    for table in tables:
+        text = (table.description or "See data_dictionary.csv.").replace("|", "/")
+        lines.append(f"| `{table.name}` | {rows[table.name]} | {text} |")
     lines += [
         "",
         "Each table comes twice with the same content: `<table>.parquet` (typed) and `<table>.csv` (UTF-8, "
@@ -631,24 +500,13 @@ def _readme(
         "with their checksums, the row count of every table, the SHA-256 of every other file (check them with "
         "`sha256sum`) and the disclosure rule.",
         "",
-    ]
-    withheld = [(e.name, e.spec.withheld_columns, e.spec.withheld_reason) for e in extracts if e.spec.withheld_columns]
-    if withheld:
-        lines += ["Left out of this extract:", ""]
-        lines += [
-            f"- `{name}`: {', '.join(f'`{c}`' for c in cols)} ({reason or 'not for release'})."
-            for name, cols, reason in withheld
-        ]
-        lines.append("")
-    lines += [
         "## Disclosure control",
         "",
         rule.description,
         "",
+        "- A `*` in a CSV file (null in Parquet and in the DuckDB copy) is a count from 1 to 7, which is never "
+        "shown. A 0 is a true zero; an empty count was not submitted by the site.",
     ]
-    lines.append(
-        "- A `*` in a CSV file (null in Parquet) is a count from 1 to 7, which is never shown. A 0 is a true zero."
-    )
     if rule.suppresses:
         lines.append("- Rates and other statistics that need a count shown as `*` are left empty.")
     else:
@@ -669,24 +527,16 @@ def _readme(
         "",
         "## Read small numbers with care",
         "",
-        "Rates from small counts are imprecise, and rounding makes them more so: "
-        + (
-            "a count from 1 to 7 is not shown at all, and a count shown as 10 can be anything from 8 to 12. "
-            if rule.suppresses
-            else "where a numerator is shown as `*` its rate is computed from 5 although the true numerator can be "
-            "anything from 1 to 7, so the rate can be out by a factor of several, and a count shown as 10 can be "
-            "anything from 8 to 12. "
-        )
-        + "Use the 95 % "
-        "confidence intervals, prefer quarters, rolling 12 months, programme phases and LAN-wide rows to single "
-        "months at one site, and read `gap_assessment` (`worse`, `better`, `higher`, `lower`, `no clear "
-        "difference`, `not calculable`, `reference`) rather than a ratio alone. Rows whose "
-        "`meets_completeness_threshold` is false come from site-months where too few records have a known "
-        "ethnic category for the comparison to be trusted.",
+        "Rates from small counts are imprecise, and rounding makes them more so. Use the 95 % confidence "
+        "intervals, prefer quarters, rolling 12 months, programme phases and LAN-wide rows to single months at "
+        "one site, and read `gap_assessment` (`worse`, `better`, `higher`, `lower`, `no clear difference`, "
+        "`not calculable`, `reference`) rather than a ratio alone. Rows whose `meets_completeness_threshold` is "
+        "false come from site-months where too few records have a known ethnic category for the comparison to "
+        "be trusted.",
         "",
         "## How to cite",
         "",
-        f"NHS Race and Health Observatory Learning and Action Network. LAN equity warehouse evaluation extract, "
+        "NHS Race and Health Observatory Learning and Action Network. LAN equity warehouse evaluation extract, "
         f"release {release_id} (code version {code_version}). Quote the release id with every figure, so that it "
         "can be traced to this folder's `manifest.json`.",
         "",
@@ -694,291 +544,98 @@ def _readme(
     return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------------------------
-# Checking
-
-
-def read_manifest(release: Path) -> dict:
-    """The parsed manifest.json of a release folder."""
-    return json.loads((Path(release) / MANIFEST).read_text(encoding="utf-8"))
-
-
-def _read_csv(path: Path) -> list[list[str]]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.reader(f))
-
-
-def _read_csv_columns(path: Path) -> tuple[list[str], list[list[str]]]:
-    """Header and columns of a CSV as text, read by Arrow's parser (not the writer's csv module)."""
-    with path.open(newline="", encoding="utf-8") as f:
-        header = next(csv.reader(f), [])
-    table = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(encoding="utf8", column_names=header, skip_rows=1),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in header}, strings_can_be_null=False, quoted_strings_can_be_null=False
-        ),
-    )
-    return header, [table.column(i).to_pylist() for i in range(table.num_columns)]
-
-
-def check_release(release: Path) -> list[str]:
-    """The release's own checks; returns the problems found (empty: the release holds)."""
-    release = Path(release)
-    problems: list[str] = []
-    try:
-        manifest = read_manifest(release)
-    except (OSError, ValueError) as exc:
-        return [f"no readable {MANIFEST}: {exc}"]
-    try:
-        rule = rule_from_name(manifest["disclosure_rule"]["name"])
-        listed: dict = manifest["files"]
-        tables: dict = manifest["tables"]
-    except (KeyError, TypeError, ValueError) as exc:
-        return [f"{MANIFEST} is incomplete: {exc}"]
-
-    present = {p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file()} - {MANIFEST}
-    for name in sorted(present - set(listed)):
-        problems.append(f"{name} is not in the manifest")
-    for name in sorted(set(listed) - present):
-        problems.append(f"{name} is in the manifest but not in the folder")
-    for name in sorted(present & set(listed)):
-        if sha256_of(release / name) != listed[name].get("sha256"):
-            problems.append(f"{name}: sha256 differs from the manifest")
-    for name in (DICTIONARY, README):
-        if name not in present:
-            problems.append(f"no {name}")
-
-    header_of: dict[str, list[str]] = {}
-    for table, info in tables.items():
-        csv_path, parquet_path = release / f"{table}.csv", release / f"{table}.parquet"
-        if not csv_path.is_file() or not parquet_path.is_file():
-            problems.append(f"{table}: CSV or Parquet file missing")
-            continue
-        try:
-            header, columns = _read_csv_columns(csv_path)
-        except (pa.ArrowException, UnicodeDecodeError, ValueError) as exc:
-            problems.append(f"{table}.csv cannot be read: {exc}")
-            continue
-        header_of[table] = header
-        parquet = pq.read_table(parquet_path)
-        rows = len(columns[0]) if columns else 0
-        if rows != info.get("rows") or parquet.num_rows != info.get("rows"):
-            problems.append(
-                f"{table}: {rows} CSV rows and {parquet.num_rows} Parquet rows, manifest says {info.get('rows')}"
-            )
-            continue
-        if header != parquet.column_names:
-            problems.append(f"{table}: CSV header differs from the Parquet columns")
-            continue
-        counts = set(info.get("count_columns", [])) | (KNOWN_COUNT_COLUMNS & set(header))
-        derived = set(info.get("derived_count_columns", [])) | (DERIVED_COUNT_COLUMNS & set(header))
-        for index, column in enumerate(header):
-            texts = columns[index]
-            expected = column_texts(parquet.column(column))
-            mismatched = 0
-            if texts != expected:
-                mismatched = sum(
-                    1
-                    for text, want in zip(texts, expected)
-                    if text != want and not (column in counts and text == rule.suppressed_mark and want == "")
-                )
-            if column in counts or column in derived:
-                for shown in sorted(set(texts) | set(expected)):
-                    why = count_value_problem(shown, rule, derived=column in derived)
-                    if why:
-                        lines = [line for line, text in enumerate(texts, start=2) if text == shown][:5]
-                        problems.append(
-                            f"{table}.csv:{','.join(map(str, lines)) or 'parquet'}: {column} {why}, "
-                            f"which breaks disclosure control"
-                        )
-            if mismatched:
-                problems.append(f"{table}.{column}: {mismatched} CSV value(s) differ from the Parquet file")
-
-    for path in sorted(release.rglob("*.csv")):  # any CSV, as the acceptance check reads them
-        table = path.stem
-        if table in tables or path.name == DICTIONARY:
-            continue
-        rows = _read_csv(path)
-        for index, column in enumerate(rows[0] if rows else []):
-            if column in KNOWN_COUNT_COLUMNS:
-                for line, row in enumerate(rows[1:], start=2):
-                    why = count_value_problem(row[index] if index < len(row) else "", rule)
-                    if why:
-                        problems.append(f"{path.name}:{line}: {column} {why}")
-
-    if (release / DICTIONARY).is_file():
-        rows = _read_csv(release / DICTIONARY)
-        if not rows or rows[0] != DICTIONARY_COLUMNS:
-            problems.append(f"{DICTIONARY}: header is not {','.join(DICTIONARY_COLUMNS)}")
-        else:
-            described = {(r[0], r[1]) for r in rows[1:] if len(r) == 4 and r[3].strip()}
-            for table, header in header_of.items():
-                missing = [c for c in header if (table, c) not in described]
-                if missing:
-                    problems.append(f"{DICTIONARY} does not describe {table}: {', '.join(missing)}")
-    return problems
-
-
-# ---------------------------------------------------------------------------------------------
-# Releases in a folder
-
-
-def latest_release(dest_root: Path) -> Path | None:
-    """The newest published release under `dest_root` (greatest name; staging folders ignored)."""
-    root = Path(dest_root)
-    if not root.is_dir():
-        return None
-    releases = sorted(
-        p for p in root.iterdir() if p.is_dir() and _ID_PATTERN.match(p.name) and (p / MANIFEST).is_file()
-    )
-    return releases[-1] if releases else None
-
-
-def same_as_latest(dest_root: Path, fingerprint: str) -> bool:
-    """True when the latest release has this content fingerprint (see the module docstring)."""
-    latest = latest_release(dest_root)
-    if latest is None:
-        return False
-    try:
-        return read_manifest(latest).get("content_fingerprint") == fingerprint
-    except (OSError, ValueError):
-        return False
-
-
-def _allocate(dest_root: Path, created_at: datetime) -> tuple[str, Path]:
-    base = release_id_for(created_at)
-    for number in range(1, 100):
-        release_id = base if number == 1 else f"{base}-{number:02d}"
-        staging = dest_root / f".{release_id}.tmp"
-        if (dest_root / release_id).exists():
-            continue
-        try:
-            staging.mkdir()
-        except FileExistsError:
-            continue
-        return release_id, staging
-    raise ReleaseError(f"too many releases for {base}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Building
-
-
 def build_release(
-    source_db: Path,
+    con: duckdb.DuckDBPyConnection,
     dest_root: Path,
-    tables: Mapping[str, TableSpec] | None = None,
-    dictionary: pd.DataFrame | None = None,
-    submissions: pd.DataFrame | None = None,
+    manifest: Mapping,
     rule: DisclosureRule | str = "msds",
     code_version: str = "unknown",
     created_at: datetime | None = None,
     *,
     synthetic: bool = False,
     skip_if_unchanged: bool = True,
-    statistics: Callable[..., pd.DataFrame] | None = None,
-) -> Path:
-    """Build, check and publish one evaluation release; returns its folder (see the module docstring).
+    memory_limit: str = MEMORY_LIMIT,
+) -> Release:
+    """Write, check and publish one release from schema ``release`` of `con` (see the module docstring).
 
-    tables: None = `RELEASE_TABLES`. dictionary (table, column, type, meaning) and submissions
-    are required. synthetic: the README says the data are synthetic. skip_if_unchanged (default):
-    when the latest release has the same content fingerprint, publish nothing and return the
-    latest release's folder. statistics: the add_statistics function for gap_metrics tables
-    (default publish.gap_metrics.add_statistics). Raises ReleaseError, leaving nothing behind,
-    if anything fails.
-    """
-    if dictionary is None or submissions is None:
-        raise ReleaseError("a release needs its data dictionary and the list of submissions")
-    tables = RELEASE_TABLES if tables is None else tables
+    manifest: the dbt manifest (which models are released, their keys and descriptions). rule: the rule the
+    release models were built with (recorded, and checked against the models' own). Raises ReleaseError,
+    leaving nothing behind, if anything fails."""
     rule = rule_from_name(rule)
-    created = _utc(created_at)
     dest_root = Path(dest_root)
+    tables = release_tables(manifest)
     if not tables:
-        raise ReleaseError("no tables to release")
+        raise ReleaseError(f"no dbt model in schema {SCHEMA}: nothing to release")
+    con.execute(f"set memory_limit = {_sql_text(memory_limit)}")
+    submissions = _submissions(con)
+    digest, rows = inputs_hash(con, tables, rule, submissions)
+    latest = latest_release(dest_root)
+    if skip_if_unchanged and latest is not None:
+        try:
+            if read_manifest(latest).get("inputs_hash") == digest:
+                return Release(latest, built=False)
+        except (OSError, ValueError):
+            pass
 
-    problems: list[str] = []
-    submission_records = _submission_records(submissions, problems)
-    frames, measures = _read_marts(Path(source_db), tables, problems)
-    extracts = []
-    for name, (frame, schema) in frames.items():
-        extract = _protect(name, tables[name], frame, schema, rule, measures, statistics, problems)
-        if extract is not None:
-            extracts.append(extract)
-    dictionary_rows = _dictionary_rows(extracts, dictionary, problems)
-    if problems:
-        raise ReleaseError("release not built: " + "; ".join(problems))
-
+    created = _utc(created_at)
     dest_root.mkdir(parents=True, exist_ok=True)
     release_id, staging = _allocate(dest_root, created)
+    threads = con.execute("select current_setting('threads')").fetchone()[0]
     try:
-        file_hashes: dict[str, str] = {}
-
-        def put(name: str, data: bytes) -> None:
-            _write_bytes(staging / name, data)
-            file_hashes[name] = hashlib.sha256(data).hexdigest()
-
-        for extract in extracts:
-            put(f"{extract.name}.parquet", _parquet_bytes(extract.table))
-            put(f"{extract.name}.csv", _extract_csv(extract, rule))
-        put(DICTIONARY, _csv_bytes([DICTIONARY_COLUMNS, *dictionary_rows]))
-        fingerprint = _fingerprint(file_hashes, rule, submission_records)
-        if skip_if_unchanged and same_as_latest(dest_root, fingerprint):
-            shutil.rmtree(staging)
-            return latest_release(dest_root)
-
+        con.execute("set threads = 1")  # one writer thread: the same bytes for the same rows
+        for table in tables:
+            for suffix, select, options in (
+                ("parquet", _parquet_select(table), "format parquet, compression zstd"),
+                ("csv", _csv_select(table), "format csv, header true, delimiter ','"),
+            ):
+                path = staging / f"{table.name}.{suffix}"
+                con.execute(f"copy ({select}) to {_sql_text(str(path))} ({options})")
+        dictionary = _dictionary_rows(tables)
+        _write_text(staging / DICTIONARY, _dictionary_text(dictionary))
         created_text = created.isoformat(timespec="seconds").replace("+00:00", "Z")
-        described = {row[0]: row[3] for row in dictionary_rows if row[1] == ""}
-        put(
-            README,
-            _readme(
-                release_id, created_text, code_version, rule, extracts, submission_records, synthetic, described
-            ).encode("utf-8"),
+        _write_text(
+            staging / README,
+            _readme(release_id, created_text, code_version, rule, tables, rows, len(submissions), synthetic),
         )
-        manifest = {
+        manifest_out = {
             "release_id": release_id,
             "created_at": created_text,
             "code_version": code_version,
             "synthetic": bool(synthetic),
-            "source_database": Path(source_db).name,
+            "inputs_hash": digest,
             "disclosure_rule": {"name": rule.name, "description": rule.description},
-            "content_fingerprint": fingerprint,
             "tables": {
-                e.name: {
-                    "rows": e.table.num_rows,
-                    "files": [f"{e.name}.parquet", f"{e.name}.csv"],
-                    "key": list(e.spec.sort_keys),
-                    "count_columns": list(e.count_columns),
-                    "derived_count_columns": list(e.derived_columns),
-                    "withheld_columns": list(e.spec.withheld_columns),
+                t.name: {
+                    "rows": rows[t.name],
+                    "files": [f"{t.name}.parquet", f"{t.name}.csv"],
+                    "key": list(t.key),
+                    "count_columns": t.count_columns,
+                    "dbt_model": t.model,
                 }
-                for e in extracts
+                for t in tables
             },
-            "submissions": submission_records,
+            "submissions": submissions,
             "files": {
-                name: {"sha256": digest, "bytes": (staging / name).stat().st_size}
-                for name, digest in sorted(file_hashes.items())
+                p.name: {"sha256": sha256_of(p), "bytes": p.stat().st_size}
+                for p in sorted(staging.iterdir())
+                if p.is_file()
             },
         }
-        _write_bytes(staging / MANIFEST, (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+        _write_text(staging / MANIFEST, json.dumps(manifest_out, indent=2, ensure_ascii=False) + "\n")
         _fsync_dir(staging)
-
-        problems = check_release(staging)
+        problems = check_release(staging, memory_limit)
         if problems:
-            raise ReleaseError(
-                f"release {release_id} failed its checks: "
-                + "; ".join(problems[:50])
-                + (f" (and {len(problems) - 50} more)" if len(problems) > 50 else "")
-            )
+            shown = "; ".join(problems[:50])
+            raise ReleaseError(f"release {release_id} failed its checks: {shown}")
         final = dest_root / release_id
-        if final.exists():
-            raise ReleaseError(f"{final} appeared while the release was being built")
         os.rename(staging, final)
         _fsync_dir(dest_root)
-        return final
+        _point_latest(dest_root, release_id)
+        return Release(final, built=True)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, ReleaseError) or not isinstance(exc, Exception):
             raise
         raise ReleaseError(f"release {release_id} not published: {exc}") from exc
+    finally:
+        con.execute(f"set threads = {int(threads)}")

@@ -24,6 +24,8 @@
 --
 -- Run it (read-only, on the published copy, never on warehouse/lan.duckdb):
 --   duckdb -readonly publish/warehouse.duckdb < queries/gap_by_group_before_after.sql
+--   The evaluation partner runs it on its own copy (rounded counts, statistics from the rounded counts):
+--   duckdb -readonly publish/partner/warehouse.duckdb < queries/gap_by_group_before_after.sql
 --   python: duckdb.connect("publish/warehouse.duckdb", read_only=True).sql(open("queries/gap_by_group_before_after.sql").read()).df()
 -- Works with DuckDB 1.1 or later (the tests run it with DuckDB 1.4 and 2.0).
 

@@ -83,6 +83,7 @@ STEP_STAGES = {
     "evaluation_release": "publish",
     "submission_status_page": "publish",
     "data_team_alerts": "publish",
+    "partner_warehouse": "publish",
 }
 CHECK_STAGES = {
     "no_file_quarantined_this_run": "validate",

@@ -508,3 +508,104 @@ def test_a_reader_holding_the_published_copy_keeps_its_snapshot_through_a_run(bu
         con.close()
     assert not [p.name for p in (home / "publish").iterdir() if p.name.startswith(".")]  # no .tmp left
     assert not any((home / "landing").iterdir())
+
+
+# ----------------------------------------------------------------------------------------------------
+# The partner's copy: the tables of one evaluation release
+# ----------------------------------------------------------------------------------------------------
+
+
+def _make_release(folder: Path, numerator: int | None = 10) -> Path:
+    """A release folder as publish/release.py writes it: one table's Parquet file and the dictionary."""
+    folder.mkdir(parents=True)
+    con = duckdb.connect()
+    con.execute(
+        f"copy (select 'BARTS' as site_code, {numerator if numerator is not None else 'null'}::bigint as numerator, "
+        f"100::bigint as denominator) to '{folder / 'fct_thing.parquet'}'"
+    )
+    con.close()
+    (folder / "data_dictionary.csv").write_text(
+        "table,column,type,meaning\nfct_thing,,table,Things by site.\nfct_thing,site_code,varchar,Site.\n"
+        "fct_thing,numerator,bigint,Events (rounded; empty when from 1 to 7).\n"
+        "fct_thing,denominator,bigint,Population (rounded).\n"
+    )
+    return folder
+
+
+def test_partner_copy_holds_the_release_tables_with_their_meanings(tmp_path):
+    release = _make_release(tmp_path / "evaluation" / "2026-11-22T10-30-00Z", numerator=None)
+    dest = tmp_path / "publish" / "partner" / "warehouse.duckdb"
+    counts = published_copy.publish_partner_copy(release, dest, ["fct_thing"])
+    assert counts == {"marts.fct_thing": 1}
+    assert published_copy.partner_copy_release(dest) == release.name
+    con = duckdb.connect(str(dest), read_only=True)
+    try:
+        assert con.execute("select * from marts.fct_thing").fetchall() == [("BARTS", None, 100)]
+        assert con.execute("select comment from duckdb_tables() where table_name = 'fct_thing'").fetchone() == (
+            "Things by site.",
+        )
+        comments = dict(
+            con.execute("select column_name, comment from duckdb_columns() where table_name = 'fct_thing'").fetchall()
+        )
+        assert comments["numerator"] == "Events (rounded; empty when from 1 to 7)."
+    finally:
+        con.close()
+    assert _files(dest.parent) == ["RELEASE", "warehouse.duckdb"]
+
+
+def test_partner_copy_is_replaced_atomically_under_a_reader(tmp_path):
+    dest = tmp_path / "publish" / "partner" / "warehouse.duckdb"
+    published_copy.publish_partner_copy(_make_release(tmp_path / "r1", 10), dest, ["fct_thing"])
+    held = duckdb.connect(str(dest), read_only=True)
+    try:
+        published_copy.publish_partner_copy(_make_release(tmp_path / "r2", 20), dest, ["fct_thing"])
+        assert held.execute("select numerator from marts.fct_thing").fetchone() == (10,)
+    finally:
+        held.close()
+    assert read_here(dest)["tables"]["fct_thing"]["count"] == 1
+    assert published_copy.partner_copy_release(dest) == "r2"
+
+
+def test_the_partner_copy_opens_in_duckdb_1x(tmp_path, duckdb1_python):
+    dest = tmp_path / "partner" / "warehouse.duckdb"
+    published_copy.publish_partner_copy(_make_release(tmp_path / "r1"), dest, ["fct_thing"])
+    old = read_with(duckdb1_python, dest)
+    assert "error" not in old and old["tables"] == read_here(dest)["tables"]
+
+
+@pytest.mark.e2e
+def test_the_partner_copy_of_the_sample_build_is_the_latest_release(built_home):
+    from publish.release import latest_release, read_manifest
+
+    release = latest_release(built_home / "publish" / "evaluation")
+    tables = read_manifest(release)["tables"]
+    dest = built_home / "publish" / "partner" / "warehouse.duckdb"
+    assert published_copy.partner_copy_release(dest) == release.name
+    con = duckdb.connect(str(dest), read_only=True)
+    try:
+        present = {
+            t for (t,) in con.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()
+        }
+        assert present == set(tables)
+        for table, info in tables.items():
+            assert con.execute(f"select count(*) from marts.{table}").fetchone()[0] == info["rows"], table
+        assert not con.execute(
+            "select column_name from duckdb_columns() where column_name like '%\\_hidden' escape '\\'"
+        ).fetchall()
+        small = con.execute(
+            "select count(*) from marts.fct_measure_monthly where numerator between 1 and 7 or numerator % 5 <> 0"
+        ).fetchone()[0]
+        hidden = con.execute("select count(*) from marts.fct_measure_monthly where numerator is null").fetchone()[0]
+    finally:
+        con.close()
+    assert small == 0 and hidden > 0  # the sample holds small numerators: hidden, never shown
+    unrounded = duckdb.connect(str(built_home / "publish" / "warehouse.duckdb"), read_only=True)
+    try:
+        assert (
+            unrounded.execute(
+                "select count(*) from marts.fct_measure_monthly where numerator between 1 and 7"
+            ).fetchone()[0]
+            > 0
+        )
+    finally:
+        unrounded.close()

@@ -358,3 +358,37 @@ def test_submission_status_finds_missing_quarantined_and_flagged_months(tmp_path
     assert all(r["needs_attention"] for r in rows[: len(attention)])  # they come first
     refused_fix = next(r for r in rows if (r["site_code"], r["month_label"]) == ("BBB", "2024-10"))
     assert refused_fix["status"] == "loaded" and refused_fix["problems"] == "refused fix"
+
+
+# ----------------------------------------------------------------------------------------------------
+# The queries the evaluation partner asks, on the partner's own copy
+# ----------------------------------------------------------------------------------------------------
+
+PARTNER_LINE = "duckdb -readonly publish/partner/warehouse.duckdb < queries/{}"
+PARTNER_QUERIES = [p for p in QUERY_FILES if PARTNER_LINE.format(p.name) in p.read_text(encoding="utf-8")]
+
+
+def _tables_of(path: Path) -> set[str]:
+    return set(re.findall(r"\bmarts\.([a-z_]+)", path.read_text(encoding="utf-8")))
+
+
+def test_the_partner_is_pointed_at_every_query_its_copy_can_answer():
+    # one release model per released table, named release_<table> (tests/test_release.py holds them to that)
+    released = {p.stem.removeprefix("release_") for p in (REPO_ROOT / "dbt_project/models/release").glob("*.sql")}
+    assert "gap_by_group_before_after" in [p.stem for p in PARTNER_QUERIES]
+    for path in QUERY_FILES:
+        answerable = _tables_of(path) <= released and "problems" not in path.read_text(encoding="utf-8")
+        assert (path in PARTNER_QUERIES) == answerable, path.name
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("path", PARTNER_QUERIES, ids=lambda p: p.stem)
+def test_each_partner_query_runs_on_the_partner_copy(built_home, path):
+    partner = run_query(built_home / "publish" / "partner" / "warehouse.duckdb", path.stem)
+    full = run_query(built_home / "publish" / "warehouse.duckdb", path.stem)
+    assert partner and list(partner[0]) == EXPECTED_COLUMNS[path.stem]
+    assert len(partner) == len(full)
+    for row in partner:  # counts as the partner may see them
+        for column, value in row.items():
+            if column.endswith(("numerator", "denominator")) and value is not None:
+                assert value % 5 == 0 and not 1 <= value <= 7, (column, value)

@@ -107,12 +107,13 @@ def model_key(name: str) -> dg.AssetKey:
     raise KeyError(f"no dbt model named {name}")
 
 
-def marts_model_keys() -> list[dg.AssetKey]:
-    """The asset keys of every dbt model in the marts folder (the published tables), read from the manifest."""
-    manifest = json.loads(dbt_project.manifest_path.read_text())
-    names = sorted(
-        node["name"]
-        for node in manifest["nodes"].values()
-        if node["resource_type"] == "model" and node["fqn"][1:2] == ["marts"]
-    )
-    return [model_key(name) for name in names]
+def schema_models(schema: str) -> list[str]:
+    """Every dbt model of `schema` (marts: the published tables; release: the released ones), read from the
+    manifest, never a hand-kept list."""
+    nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+    return sorted(n["name"] for n in nodes if n["resource_type"] == "model" and n["schema"] == schema)
+
+
+def schema_model_keys(schema: str) -> list[dg.AssetKey]:
+    """The asset keys of every dbt model of `schema`."""
+    return [model_key(name) for name in schema_models(schema)]
