@@ -1,11 +1,33 @@
-"""`make run`: sample returns for a new LAN_HOME, then one pipeline run over whatever is in landing/."""
+"""`make run`: one pipeline run over whatever is in LAN_HOME/landing, through the code location and the run
+queue like every other run (the sensor's, the schedule's, the UI's), so it appears under the job, on the
+Overview timeline and in each asset's history, and never writes the warehouse while another run does.
+
+The run is submitted as `dagster job launch` submits it; the dagster-daemon takes it off the queue when no
+other run is in progress (dagster.yaml: one at a time). The daemon of `make ui` or of the service is used
+when one is running; otherwise `make run` starts one for the length of its run.
+
+Sample returns (synthetic) are put in landing/ only for the demo: in the default LAN_HOME (./data) while it is
+new, or when asked (`make demo`, `LAN_DEMO=1`, `--demo`). A new LAN_HOME of its own starts empty."""
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
+import os
+import signal
 import sys
 import time
+from pathlib import Path
 
-from ingest.settings import Settings
+from ingest.settings import REPO_ROOT, Settings
+
+JOB = "lan_pipeline"
+LOCATION = "lan_warehouse"
+POLL_SECONDS = 0.5
+# Until its daemon has dequeued it, a run waits for a daemon that may not be there: check this often.
+DAEMON_CHECK_SECONDS = 10
+STARTED_BY = {"lan/started_by": "make run"}
 
 
 def is_new(settings: Settings) -> bool:
@@ -13,18 +35,185 @@ def is_new(settings: Settings) -> bool:
     return not settings.warehouse.exists() and landing_empty
 
 
-def main() -> int:
+def is_demo_home(settings: Settings) -> bool:
+    return settings.lan_home == (REPO_ROOT / "data").resolve()
+
+
+def demo_asked(flag: bool, env: dict[str, str] | None = None) -> bool:
+    value = (os.environ if env is None else env).get("LAN_DEMO", "").strip().lower()
+    return flag or value in {"1", "true", "yes", "on"}
+
+
+def seed_sample(settings: Settings) -> None:
+    from ingest.sample_data import write_returns
+
+    settings.make_folders()
+    written = write_returns(settings.landing)
+    settings.sample_marker.write_text(
+        "This LAN_HOME was seeded with synthetic sample returns (ingest/sample_data.py); its releases say so.\n"
+    )
+    print(f"Demo LAN_HOME: put {len(written)} sample returns (synthetic data) in {settings.landing}")
+
+
+def first_files_hint(settings: Settings) -> str:
+    return f"""LAN_HOME {settings.lan_home} is new and empty: nothing to run yet (no sample data is put here).
+  Drop the sites' monthly returns (CSV or XLSX, named SITE_YYYY-MM, see README "What a site file must be")
+  into {settings.landing}
+  then `make run` again, or leave it to the landing sensor of `make ui` / the dagster-daemon service.
+  To try the pipeline on synthetic sample returns instead: LAN_DEMO=1 make run (or make demo)."""
+
+
+def describe(run) -> str:
+    tags = run.tags
+    if "dagster/sensor_name" in tags:
+        by = f"sensor {tags['dagster/sensor_name']}"
+    elif "dagster/schedule_name" in tags:
+        by = f"schedule {tags['dagster/schedule_name']}"
+    elif "lan/started_by" in tags:
+        by = tags["lan/started_by"]
+    else:
+        by = "the UI or the CLI"
+    return f"run {run.run_id} ({run.status.value.lower()}, started by {by})"
+
+
+def submit(instance) -> str:
+    """Create and queue a run of the job as `dagster job launch` does: from the code location's own view of
+    the job (remote job origin), submitted to the instance's run coordinator (the queue)."""
+    from dagster._cli.job import execute_launch_command
+    from dagster._cli.workspace.cli_target import RepositoryOpts
+    from dagster_shared.cli import WorkspaceOpts
+
+    from orchestration.instance import WORKSPACE
+
+    run = execute_launch_command(
+        instance=instance,
+        workspace_opts=WorkspaceOpts(workspace=[str(WORKSPACE)]),
+        repository_opts=RepositoryOpts(location=LOCATION),
+        job_name=JOB,
+        tags=json.dumps(STARTED_BY),
+    )
+    return run.run_id
+
+
+def ahead_of(instance, run_id: str) -> list:
+    """The runs that will write the warehouse before `run_id`: those in progress, those queued before it."""
+    import dagster as dg
+
+    from orchestration.sensors import BUSY
+
+    mine = instance.get_run_record_by_id(run_id)
+    found = []
+    for record in instance.get_run_records(filters=dg.RunsFilter(statuses=BUSY)):
+        run = record.dagster_run
+        if run.run_id == run_id:
+            continue
+        if run.status != dg.DagsterRunStatus.QUEUED or record.create_timestamp < mine.create_timestamp:
+            found.append(run)
+    return found
+
+
+def echo_events(instance, run_id: str, cursor: str | None) -> str | None:
+    """Print what the run has logged since `cursor` (its messages, steps and failures); the new cursor."""
+    import dagster as dg
+
+    E = dg.DagsterEventType
+    shown = {E.STEP_START, E.STEP_SUCCESS, E.STEP_FAILURE, E.RUN_START, E.RUN_FAILURE, E.ENGINE_EVENT}
+    while True:
+        result = instance.get_records_for_run(run_id, cursor=cursor, limit=500)
+        for record in result.records:
+            entry = record.event_log_entry
+            event = entry.dagster_event
+            if event is None:
+                if entry.level >= logging.INFO:
+                    print(f"  {entry.step_key or JOB}: {entry.user_message}", flush=True)
+            elif event.event_type in shown:
+                if event.event_type == E.ENGINE_EVENT and entry.level < logging.WARNING:
+                    continue
+                where = f"{entry.step_key}: " if entry.step_key else ""
+                print(f"  {where}{entry.user_message or event.event_type_value}", flush=True)
+                error = getattr(event.event_specific_data, "error", None)
+                if error is not None:
+                    print(error.to_string(), file=sys.stderr, flush=True)
+        cursor = result.cursor
+        if not result.has_more:
+            return cursor
+
+
+def wait_for(instance, run_id: str):
+    """Poll until the run has ended, saying what it waits for, printing its events; its last state. A
+    dagster-daemon serves the queue meanwhile: the running one's, else one started here."""
+    from dagster._core.storage.dagster_run import FINISHED_STATUSES
+
+    from orchestration.daemon import OwnDaemon, serving_daemon
+
+    own: OwnDaemon | None = None
+    announced: set[str] = set()
+    served_said = False
+    cursor = None
+    checked = 0.0
+    try:
+        while True:
+            run = instance.get_run_by_id(run_id)
+            if run.status.value == "QUEUED":
+                for other in ahead_of(instance, run_id):
+                    if other.run_id not in announced:
+                        announced.add(other.run_id)
+                        print(f"Waiting for {describe(other)}: one run at a time writes the warehouse.", flush=True)
+                if own is None and time.monotonic() - checked > DAEMON_CHECK_SECONDS:
+                    checked = time.monotonic()
+                    daemon = serving_daemon(instance)
+                    if daemon is None:
+                        log = Path(instance.root_directory) / "daemon.log"
+                        print(f"Starting a dagster-daemon for the run queue (its log: {log}).", flush=True)
+                        own = OwnDaemon(instance, log)
+                    elif not served_said:
+                        served_said = True
+                        print(f"The run queue is served by the running dagster-daemon ({daemon}).", flush=True)
+            if own is not None:
+                own.note_heartbeat()
+                if own.exited() is not None and run.status not in FINISHED_STATUSES:
+                    raise SystemExit(f"The dagster-daemon ended ({own.exited()}); see {own.log}")
+            cursor = echo_events(instance, run_id, cursor)
+            if run.status in FINISHED_STATUSES:
+                return run
+            time.sleep(POLL_SECONDS)
+    finally:
+        if own is not None:
+            own.stop()
+
+
+def cancel(instance, run_id: str) -> None:
+    """`make run` interrupted: its run leaves the queue (or is asked to stop) rather than run unwatched."""
+    from dagster._core.storage.dagster_run import FINISHED_STATUSES
+
+    run = instance.get_run_by_id(run_id)
+    if run is not None and run.status not in FINISHED_STATUSES:
+        try:
+            instance.run_coordinator.cancel_run(run_id)
+            print(f"Interrupted: run {run_id} canceled.", file=sys.stderr)
+        except Exception as error:  # noqa: BLE001 - best effort on the way out
+            print(f"Interrupted: could not cancel run {run_id} ({error}).", file=sys.stderr)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--demo", action="store_true", help="put sample returns (synthetic) in a new LAN_HOME")
+    args = parser.parse_args(argv)
     settings = Settings.from_env()
     started = time.perf_counter()
     if is_new(settings):
-        from ingest.sample_data import write_returns
+        if is_demo_home(settings) or demo_asked(args.demo):
+            seed_sample(settings)
+        else:
+            from orchestration.instance import prepare_environment
 
-        settings.make_folders()
-        written = write_returns(settings.landing)
-        settings.sample_marker.write_text(
-            "This LAN_HOME was seeded with synthetic sample returns (ingest/sample_data.py); its releases say so.\n"
-        )
-        print(f"New LAN_HOME: put {len(written)} sample returns (synthetic data) in {settings.landing}")
+            prepare_environment(settings)
+            print(first_files_hint(settings))
+            return 0
 
     from orchestration.instance import prepare_environment
 
@@ -32,27 +221,37 @@ def main() -> int:
 
     import dagster as dg
 
-    from orchestration.definitions import defs
     from orchestration.sensors import fail_abandoned_runs
 
+    signal.signal(signal.SIGTERM, _interrupt)
+
     with dg.DagsterInstance.get() as instance:
-        for run_id in fail_abandoned_runs(instance, "lan_pipeline"):
+        for run_id in fail_abandoned_runs(instance, JOB):
             print(f"Run {run_id} had been killed before it finished: marked failed; this run takes its files in.")
-        result = defs.resolve_job_def("lan_pipeline").execute_in_process(instance=instance, raise_on_error=False)
+        run_id = submit(instance)
+        print(f"Run {run_id} of {JOB} is queued (Dagster UI: Runs, Jobs › {JOB}).", flush=True)
+        try:
+            run = wait_for(instance, run_id)
+        except KeyboardInterrupt:
+            cancel(instance, run_id)
+            return 130
     elapsed = time.perf_counter() - started
-    if not result.success:
-        print(f"The pipeline failed (run {result.run_id}); see the log above or `make ui`.", file=sys.stderr)
+    if run.status != dg.DagsterRunStatus.SUCCESS:
+        print(
+            f"The pipeline failed (run {run_id}, {run.status.value.lower()}); see the log above or `make ui`.",
+            file=sys.stderr,
+        )
         return 1
     from publish.release import latest_release
 
     release = latest_release(settings.evaluation)
     print(f"""
-Pipeline run {result.run_id} succeeded in {elapsed:.0f} s.
+Pipeline run {run_id} succeeded in {elapsed:.0f} s.
   warehouse (pipeline only):   {settings.warehouse}
   published copy (BI tools):   {settings.published_warehouse}
   latest evaluation release:   {release or "(none)"}
   quarantine (refused files):  {settings.quarantine}
-  run history:                 make ui, then http://127.0.0.1:3000""")
+  run history:                 make ui, then http://127.0.0.1:3000 (Jobs › {JOB})""")
     return 0
 
 
