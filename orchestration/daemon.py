@@ -74,15 +74,16 @@ class OwnDaemon:
     """A dagster-daemon started by `make run`: in its process group (a kill of `make run`'s group takes the
     daemon, the run and dbt with it, as it did when runs were in process), its output in a log file."""
 
-    def __init__(self, instance: dg.DagsterInstance, log: Path):
+    def __init__(self, instance: dg.DagsterInstance, log: Path, workspace: Path = WORKSPACE):
         self.instance = instance
         self.log = log
+        self.workspace = workspace
         self.started = time.time()
         self.daemon_id: str | None = None
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(WORKSPACE)],
+                [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(workspace)],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -103,6 +104,8 @@ class OwnDaemon:
         return self.proc.poll()
 
     def stop(self) -> None:
+        if self.workspace != WORKSPACE:
+            self.workspace.unlink(missing_ok=True)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

@@ -4,7 +4,8 @@ Overview timeline and in each asset's history, and never writes the warehouse wh
 
 The run is submitted as `dagster job launch` submits it; the dagster-daemon takes it off the queue when no
 other run is in progress (dagster.yaml: one at a time). The daemon of `make ui` or of the service is used
-when one is running; otherwise `make run` starts one for the length of its run.
+when one is running; otherwise `make run` starts one for the length of its run, sharing `make run`'s code
+server (the definitions are loaded once) and in its process group (a kill of the group ends the run too).
 
 Sample returns (synthetic) are put in landing/ only for the demo: in the default LAN_HOME (./data) while it is
 new, or when asked (`make demo`, `LAN_DEMO=1`, `--demo`). A new LAN_HOME of its own starts empty."""
@@ -18,6 +19,7 @@ import os
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from ingest.settings import REPO_ROOT, Settings
@@ -76,23 +78,50 @@ def describe(run) -> str:
     return f"run {run.run_id} ({run.status.value.lower()}, started by {by})"
 
 
-def submit(instance) -> str:
-    """Create and queue a run of the job as `dagster job launch` does: from the code location's own view of
-    the job (remote job origin), submitted to the instance's run coordinator (the queue)."""
-    from dagster._cli.job import execute_launch_command
-    from dagster._cli.workspace.cli_target import RepositoryOpts
+@contextmanager
+def code_location(instance):
+    """The code location `lan_warehouse` as deploy/workspace.yaml loads it: a code server for this `make run`,
+    which the daemon started here shares (see `wait_for`)."""
+    from dagster._cli.workspace.cli_target import get_workspace_from_cli_opts
+    from dagster.version import __version__
     from dagster_shared.cli import WorkspaceOpts
 
     from orchestration.instance import WORKSPACE
 
-    run = execute_launch_command(
+    opts = WorkspaceOpts(workspace=[str(WORKSPACE)])
+    with get_workspace_from_cli_opts(instance, __version__, opts, log_level="warning") as workspace:
+        yield workspace
+
+
+def submit(instance, workspace) -> str:
+    """Create and queue a run of the job as `dagster job launch` does: from the code location's own view of
+    the job (remote job origin), submitted to the instance's run coordinator (the queue)."""
+    from dagster._cli.job import _create_run
+
+    location = workspace.get_code_location(LOCATION)
+    [repository] = location.get_repositories().values()
+    run = _create_run(
         instance=instance,
-        workspace_opts=WorkspaceOpts(workspace=[str(WORKSPACE)]),
-        repository_opts=RepositoryOpts(location=LOCATION),
-        job_name=JOB,
-        tags=json.dumps(STARTED_BY),
+        code_location=location,
+        remote_repo=repository,
+        remote_job=repository.get_full_job(JOB),
+        run_config={},
+        tags=STARTED_BY,
+        op_selection=None,
+        run_id=None,
     )
-    return run.run_id
+    return instance.submit_run(run.run_id, workspace).run_id
+
+
+def shared_workspace(instance, workspace) -> Path:
+    """A workspace file naming this `make run`'s code server, for the daemon started here: it then launches the
+    run there instead of loading the definitions once more in a code server of its own."""
+    location = workspace.get_code_location(LOCATION)
+    server = {"location_name": LOCATION}
+    server |= {"socket": location.socket} if location.socket else {"host": location.host, "port": location.port}
+    path = Path(instance.root_directory) / f"make-run-{os.getpid()}.workspace.yaml"
+    path.write_text(json.dumps({"load_from": [{"grpc_server": server}]}))  # JSON is YAML
+    return path
 
 
 def ahead_of(instance, run_id: str) -> list:
@@ -139,7 +168,7 @@ def echo_events(instance, run_id: str, cursor: str | None) -> str | None:
             return cursor
 
 
-def wait_for(instance, run_id: str):
+def wait_for(instance, run_id: str, workspace):
     """Poll until the run has ended, saying what it waits for, printing its events; its last state. A
     dagster-daemon serves the queue meanwhile: the running one's, else one started here."""
     from dagster._core.storage.dagster_run import FINISHED_STATUSES
@@ -165,7 +194,7 @@ def wait_for(instance, run_id: str):
                     if daemon is None:
                         log = Path(instance.root_directory) / "daemon.log"
                         print(f"Starting a dagster-daemon for the run queue (its log: {log}).", flush=True)
-                        own = OwnDaemon(instance, log)
+                        own = OwnDaemon(instance, log, shared_workspace(instance, workspace))
                     elif not served_said:
                         served_said = True
                         print(f"The run queue is served by the running dagster-daemon ({daemon}).", flush=True)
@@ -177,6 +206,9 @@ def wait_for(instance, run_id: str):
             if run.status in FINISHED_STATUSES:
                 return run
             time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:
+        cancel(instance, run_id)  # while the daemon that may be running it is still there
+        raise
     finally:
         if own is not None:
             own.stop()
@@ -205,18 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     started = time.perf_counter()
-    if is_new(settings):
-        if is_demo_home(settings) or demo_asked(args.demo):
-            seed_sample(settings)
-        else:
-            from orchestration.instance import prepare_environment
+    from orchestration.instance import prepare_environment
 
+    if is_new(settings):
+        if not (is_demo_home(settings) or demo_asked(args.demo)):
             prepare_environment(settings)
             print(first_files_hint(settings))
             return 0
-
-    from orchestration.instance import prepare_environment
-
+        seed_sample(settings)
     prepare_environment(settings)
 
     import dagster as dg
@@ -225,15 +253,14 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _interrupt)
 
-    with dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.get() as instance, code_location(instance) as workspace:
         for run_id in fail_abandoned_runs(instance, JOB):
             print(f"Run {run_id} had been killed before it finished: marked failed; this run takes its files in.")
-        run_id = submit(instance)
+        run_id = submit(instance, workspace)
         print(f"Run {run_id} of {JOB} is queued (Dagster UI: Runs, Jobs › {JOB}).", flush=True)
         try:
-            run = wait_for(instance, run_id)
+            run = wait_for(instance, run_id, workspace)
         except KeyboardInterrupt:
-            cancel(instance, run_id)
             return 130
     elapsed = time.perf_counter() - started
     if run.status != dg.DagsterRunStatus.SUCCESS:
