@@ -10,7 +10,8 @@ from pathlib import Path
 from ingest.settings import REPO_ROOT, Settings
 from orchestration.project import dbt_project
 
-# The code location as the webserver, the daemon and `make run` load it (one name: lan_warehouse).
+# The code location as the webserver, the daemon and `make run` load it: one name, lan_equity_warehouse
+# (as pyproject.toml's [tool.dagster] names it for a bare `dagster dev`).
 WORKSPACE = REPO_ROOT / "deploy" / "workspace.yaml"
 POSTGRES_URL_VARIABLE = "LAN_DAGSTER_POSTGRES_URL"
 

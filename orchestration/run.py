@@ -19,13 +19,13 @@ import os
 import signal
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from ingest.settings import REPO_ROOT, Settings
 
 JOB = "lan_pipeline"
-LOCATION = "lan_warehouse"
+LOCATION = "lan_equity_warehouse"  # as deploy/workspace.yaml and pyproject.toml [tool.dagster] name it
 POLL_SECONDS = 0.5
 # Until its daemon has dequeued it, a run waits for a daemon that may not be there: check this often.
 DAEMON_CHECK_SECONDS = 10
@@ -79,9 +79,29 @@ def describe(run) -> str:
 
 
 @contextmanager
+def output_to(path: Path):
+    """Point this process's stdout and stderr at `path` for a while, for the processes started meanwhile."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with path.open("ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+@contextmanager
 def code_location(instance):
-    """The code location `lan_warehouse` as deploy/workspace.yaml loads it: a code server for this `make run`,
-    which the daemon started here shares (see `wait_for`)."""
+    """The code location `lan_equity_warehouse` as deploy/workspace.yaml loads it: a code server for this
+    `make run`, which the daemon started here shares (see `wait_for`). The code server's own output, and that
+    of the runs it starts (Dagster's debug log), goes to DAGSTER_HOME/code-server.log: `make run` prints the
+    run's events itself, whichever daemon runs it."""
     from dagster._cli.workspace.cli_target import get_workspace_from_cli_opts
     from dagster.version import __version__
     from dagster_shared.cli import WorkspaceOpts
@@ -89,7 +109,11 @@ def code_location(instance):
     from orchestration.instance import WORKSPACE
 
     opts = WorkspaceOpts(workspace=[str(WORKSPACE)])
-    with get_workspace_from_cli_opts(instance, __version__, opts, log_level="warning") as workspace:
+    with ExitStack() as stack:
+        with output_to(Path(instance.root_directory) / "code-server.log"):
+            workspace = stack.enter_context(
+                get_workspace_from_cli_opts(instance, __version__, opts, log_level="warning")
+            )
         yield workspace
 
 

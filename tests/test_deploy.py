@@ -48,7 +48,7 @@ def test_the_units_run_this_environments_programs():
 def test_the_workspace_names_one_location():
     [entry] = yaml.safe_load((DEPLOY / "workspace.yaml").read_text())["load_from"]
     assert entry["python_module"]["module_name"] == "orchestration.definitions"
-    assert entry["python_module"]["location_name"] == "lan_warehouse"
+    assert entry["python_module"]["location_name"] == "lan_equity_warehouse"
     assert (DEPLOY / entry["python_module"]["working_directory"]).resolve() == REPO_ROOT
 
 

@@ -23,7 +23,7 @@ from tests.conftest import CHECK_INTERFACE, REPO_ROOT, pipeline_env, run_pipelin
 pytestmark = pytest.mark.e2e
 
 WAIT = 600  # seconds: a whole pipeline run on a slow, busy machine
-REPOSITORY = "__repository__@lan_warehouse"  # the `.dagster/repository` tag the UI filters a job's runs by
+REPOSITORY = "__repository__@lan_equity_warehouse"  # the `.dagster/repository` tag the UI filters a job's runs by
 
 
 def runs(home: Path) -> list:
@@ -113,7 +113,7 @@ def test_make_runs_run_belongs_to_the_code_location(queued):
     from dagster._core.instance.ref import InstanceRef
 
     mine = [r.dagster_run for r in runs(queued["home"]) if r.dagster_run.tags.get("lan/started_by") == "make run"]
-    assert mine and all(run.remote_job_origin.location_name == "lan_warehouse" for run in mine)
+    assert mine and all(run.remote_job_origin.location_name == "lan_equity_warehouse" for run in mine)
     home = queued["home"] / "dagster"
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
         # the filter of the UI's Jobs › lan_pipeline › Runs page
