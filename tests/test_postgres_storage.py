@@ -4,6 +4,7 @@ through the same setup the services and `make run` use (`python -m orchestration
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import yaml
 from dagster._core.instance.ref import InstanceRef
 
 from orchestration.instance import POSTGRES_URL_VARIABLE, dagster_yaml
-from tests.conftest import REPO_ROOT, pipeline_env
+from tests.conftest import REPO_ROOT, pipeline_env, run_pipeline
 
 pgserver = pytest.importorskip("pgserver")
 
@@ -120,3 +121,27 @@ def test_a_second_process_reads_the_same_history(instance, shared_home, postgres
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert int(done.stdout.strip()) >= 1
+
+
+@pytest.mark.e2e
+def test_a_pipeline_run_from_make_run_is_recorded_in_postgres(built_home, postgres_url, tmp_path):
+    """`make run` on a shared Dagster: the queue, the daemon it starts and the run all use PostgreSQL."""
+    home = tmp_path / "lan"
+    shutil.copytree(built_home, home, symlinks=True)
+    done = run_pipeline(home, **{POSTGRES_URL_VARIABLE: postgres_url})
+    run_id = re.search(r"Pipeline run ([0-9a-f-]{36}) succeeded", done.stdout).group(1)
+    con = psycopg2.connect(postgres_url.replace("+psycopg2", ""))
+    try:
+        with con.cursor() as cur:
+            cur.execute("select status, pipeline_name from runs where run_id = %s", [run_id])
+            assert cur.fetchall() == [("SUCCESS", "lan_pipeline")]
+            cur.execute(
+                "select count(*) from event_logs where run_id = %s and dagster_event_type = 'STEP_SUCCESS'", [run_id]
+            )
+            assert cur.fetchone()[0] >= 10
+            cur.execute("select value from run_tags where run_id = %s and key = '.dagster/repository'", [run_id])
+            assert cur.fetchall() == [("__repository__@lan_equity_warehouse",)]  # under the job in the UI
+            cur.execute("select count(*) from daemon_heartbeats")
+            assert cur.fetchone()[0] >= 1  # the daemon `make run` started kept its heartbeats there too
+    finally:
+        con.close()
