@@ -15,7 +15,7 @@ export GX_ANALYTICS_ENABLED := False
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup run test lint format ui bench lock clean
+.PHONY: help setup run demo test lint format ui bench lock clean
 
 help: ## list the commands
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -27,8 +27,11 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP) ## create .venv with the locked dependencies
 
-run: $(STAMP) ## process LAN_HOME/landing (sample returns if LAN_HOME is new) and build everything
+run: $(STAMP) ## process LAN_HOME/landing through the run queue and build everything (sample returns in a new ./data)
 	$(BIN)/python -m orchestration.run
+
+demo: $(STAMP) ## `make run` with synthetic sample returns put in a new LAN_HOME (LAN_DEMO=1)
+	LAN_DEMO=1 $(BIN)/python -m orchestration.run
 
 test: $(STAMP) ## the whole test suite
 	$(BIN)/python -m pytest

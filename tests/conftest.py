@@ -63,7 +63,7 @@ def files_settle_at_once():
 def built_home(tmp_path_factory) -> Path:
     """A LAN_HOME built from the sample returns by one full pipeline run. Read-only for tests."""
     home = tmp_path_factory.mktemp("lan_home")
-    run_pipeline(home)
+    run_pipeline(home, LAN_DEMO="1")  # a new LAN_HOME other than ./data gets sample returns only when asked
     return home
 
 

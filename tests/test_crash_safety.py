@@ -94,11 +94,29 @@ def start_pipeline(home: Path, log: Path) -> subprocess.Popen:
 
 
 def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL to the group, then wait until every process of it has gone: the run itself is a grandchild of
+    `make run` (the dagster-daemon it started launches it), and holds the warehouse until it is gone."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     proc.wait(timeout=60)
+    deadline = time.monotonic() + 60
+    while group_exists(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def group_exists(pgid: int) -> bool:
+    """Any process of the group left, a zombie included: a multi-threaded process shows as a zombie while its
+    other threads are still ending, and holds its file locks (the warehouse's) until they have."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getpgid(int(entry)) == pgid:
+                    return True
+            except ProcessLookupError:
+                continue
+    return False
 
 
 def group_is_gone(pgid: int, timeout: float = 10) -> bool:
