@@ -16,7 +16,8 @@ from dagster_duckdb import DuckDBResource
 
 from ingest.settings import Settings
 from orchestration.assets.charts import run_charts
-from orchestration.assets.publish import dbt_docs, evaluation_release, quality_report
+from orchestration.assets.publish import quality_report
+from orchestration.assets.release import dbt_docs, partner_warehouse
 from orchestration.assets.status import submission_status_page
 from orchestration.resources import LanHome
 from publish.alerts import AlertConfig, AlertEvent, AlertOutcome, Ledger, raise_alerts
@@ -110,7 +111,7 @@ def log_outcome(log, outcome: AlertOutcome, config: AlertConfig) -> None:
 
 
 @dg.asset(
-    deps=[evaluation_release, dbt_docs, run_charts, quality_report, submission_status_page],
+    deps=[partner_warehouse, dbt_docs, run_charts, quality_report, submission_status_page],
     group_name="ops",
     compute_kind="python",
 )
