@@ -534,6 +534,20 @@ def _readme(
         "false come from site-months where too few records have a known ethnic category for the comparison to "
         "be trusted.",
         "",
+        "## Did the gap narrow? And what the sites tested",
+        "",
+        "- `gap_change` compares each gap after the programme started with the baseline. Its counts are rounded "
+        "as above, and every statistic (the periods' rate ratios, the ratio of rate ratios with its interval and "
+        "p value, the difference in rate differences, the LAN's site-adjusted Mantel-Haenszel ratios and the "
+        "assessments) is recomputed from the rounded counts of `gap_metrics`.",
+        "- `gap_trend` (the segmented quasi-Poisson model of each gap) holds no count of people and is released "
+        "as fitted, from the unrounded monthly counts: rounding every small monthly count would distort the fit "
+        "far more than it would protect anyone, and no count can be read back from its estimates.",
+        "- `fct_site_report` holds what each site reported testing (change ideas, PDSA stages, narratives) in "
+        "the sites' own words. Every report was screened for personal data when it arrived (NHS numbers, dates "
+        "of birth, postcodes, e-mail addresses, UK telephone numbers); a report with any was refused and never "
+        "loaded. The narratives are not otherwise edited.",
+        "",
         "## How to cite",
         "",
         "NHS Race and Health Observatory Learning and Action Network. LAN equity warehouse evaluation extract, "

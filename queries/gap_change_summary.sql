@@ -18,6 +18,8 @@
 --
 -- Run it (read-only, on the published copy, never on warehouse/lan.duckdb):
 --   duckdb -readonly publish/warehouse.duckdb < queries/gap_change_summary.sql
+--   The evaluation partner runs it on its own copy (rounded counts, statistics from the rounded counts):
+--   duckdb -readonly publish/partner/warehouse.duckdb < queries/gap_change_summary.sql
 --   python: duckdb.connect("publish/warehouse.duckdb", read_only=True).sql(open("queries/gap_change_summary.sql").read()).df()
 -- Works with DuckDB 1.1 or later (the tests run it with DuckDB 1.4 and 2.0).
 

@@ -167,3 +167,43 @@ def test_a_run_with_nothing_new_rebuilds_neither_the_release_nor_the_docs(built_
     assert sorted(p.name for p in (home / "publish" / "evaluation").iterdir()) == before["folders"]
     assert docs.stat().st_mtime_ns == before["docs"]  # dbt docs generate was skipped
     assert partner.stat().st_ino == before["partner"]  # the partner's copy was not rewritten
+
+
+@pytest.mark.e2e
+def test_the_partner_gap_change_comes_from_rounded_counts(built_home):
+    """The partner's gap_change: counts rounded, and every statistic recomputed from gap_metrics' rounded counts,
+    so its periods' rate ratios are the released gap_metrics' own and differ from the unrounded ones somewhere."""
+    partner = duckdb.connect(str(built_home / "publish" / "partner" / "warehouse.duckdb"), read_only=True)
+    try:
+        rows, mismatched, small = partner.execute("""
+            select
+                count(*),
+                count(*) filter (where abs(c.baseline_rate_ratio - g.rate_ratio) > 1e-12 * g.rate_ratio),
+                count(*) filter (where c.baseline_numerator between 1 and 7 or c.baseline_numerator % 5 <> 0)
+            from marts.gap_change as c
+            inner join marts.gap_metrics as g
+                on c.geography_level = g.geography_level and c.site_code = g.site_code
+                and c.measure_code = g.measure_code and c.ethnic_group = g.ethnic_group
+                and g.period_type = 'programme_phase' and g.period_label = 'baseline'
+            where c.baseline_rate_ratio is not null""").fetchone()
+        released = partner.execute("select count(*) from marts.gap_trend").fetchone()[0]
+        reports = partner.execute("select count(*) from marts.fct_site_report").fetchone()[0]
+        partner_lan = partner.execute(
+            "select measure_code, ethnic_group, comparison, adjusted_ratio_of_rate_ratios from marts.gap_change "
+            "where geography_level = 'lan' order by all"
+        ).fetchall()
+    finally:
+        partner.close()
+    assert rows > 0 and mismatched == 0 and small == 0
+    assert released > 0 and reports > 0
+    full = duckdb.connect(str(built_home / "publish" / "warehouse.duckdb"), read_only=True)
+    try:
+        full_lan = full.execute(
+            "select measure_code, ethnic_group, comparison, adjusted_ratio_of_rate_ratios from marts.gap_change "
+            "where geography_level = 'lan' order by all"
+        ).fetchall()
+    finally:
+        full.close()
+    assert [r[:3] for r in partner_lan] == [r[:3] for r in full_lan]
+    # the site-adjusted ratio is recomputed from the sites' rounded counts: not the unrounded figure everywhere
+    assert any(a[3] != b[3] for a, b in zip(partner_lan, full_lan, strict=True) if a[3] is not None)
