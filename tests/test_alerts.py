@@ -382,8 +382,8 @@ def test_the_alerts_asset_collects_quarantined_files_overdue_returns_and_failed_
 
 def test_a_pipeline_run_alerts_a_quarantined_file_once_without_its_personal_value(smtp, webhook, tmp_path):
     """The real pipeline (`make run`), twice: one mail and one POST for a refused file, then nothing new."""
-    from ingest.bad_files import good_table, write_csv
     from ingest.reference import load_reference
+    from tests.fixtures.bad_files import good_table, write_csv
 
     landing = tmp_path / "home" / "landing"
     landing.mkdir(parents=True)

@@ -17,9 +17,9 @@ import pytest
 
 from expectations import suites as S
 from expectations.data_docs import CDN_FILES, REMOTE_ASSET, VENDOR, build_data_docs, write_completeness_summary
-from expectations.synthetic import synthetic_rows
 from expectations.validate import run_quality_check, run_structure_check
 from ingest.reference import load_reference
+from tests.fixtures.synthetic_rows import synthetic_rows
 
 REF = load_reference()
 # an asset the browser would fetch: <link href>, <script src>, <img src>, CSS url(), @import

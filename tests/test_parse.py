@@ -12,10 +12,10 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from ingest.bad_files import BAD_FILE_RULES, encrypted_workbook_bytes, good_table, write_bad_files
 from ingest.parse import MAX_PROBLEMS_PER_COLUMN, PARSER_RULES, parse_file, parse_files
 from ingest.parsed import ROW_DTYPES, ParsedFile
 from ingest.reference import load_reference
+from tests.fixtures.bad_files import BAD_FILE_RULES, encrypted_workbook_bytes, good_table, write_bad_files
 
 REF = load_reference()
 TODAY = date(2025, 6, 15)

@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.bad_files import BAD_FILE_RULES, write_bad_files
 from ingest.sample_data import LOW_COMPLETENESS_SITE_MONTH, default_profiles, write_returns
 from tests.conftest import CHECK_INTERFACE, run_pipeline
+from tests.fixtures.bad_files import BAD_FILE_RULES, write_bad_files
 
 pytestmark = pytest.mark.e2e
 

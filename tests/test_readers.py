@@ -11,8 +11,8 @@ import zipfile
 import openpyxl
 import pytest
 
-from ingest.bad_files import compound_file, encrypted_workbook_bytes
 from ingest.readers import ReadFailure, read_grid, sniff
+from tests.fixtures.bad_files import compound_file, encrypted_workbook_bytes
 
 HEADER = "site_code,period,measure_code,ethnic_category,numerator,denominator"
 ROW = "BARTS,2024-03,PPH1500,A,1,10"

@@ -180,6 +180,20 @@ def _marts_facts() -> dict[str, list[dict]]:
         "fct_measure_monthly": facts,
         "fct_ethnicity_completeness": completeness,
         "fct_submission_status": status,
+        # gap_change and gap_trend: empty here (no programme phase above); the sample build releases them
+        "gap_change": [],
+        "gap_trend": [],
+        "fct_site_report": [
+            dict(
+                site_code="BARTS",
+                month_start_date=MONTHS[0],
+                measure_code=None,
+                change_idea="Safety huddle",
+                pdsa_stage="do",
+                narrative="Huddles at handover; 3 of 4 shifts so far.",
+                submission_id="BARTS-2024-02-report",
+            )
+        ],
     }
 
 

@@ -14,13 +14,13 @@ import nhs_number
 import pytest
 from openpyxl import Workbook
 
-from ingest.bad_files import good_table, write_csv
 from ingest.pii import free_text_personal_kinds, is_valid_nhs_number
 from ingest.reference import load_reference
 from ingest.report import is_report_file, parse_report, parse_with_reports
 from ingest.sample_data import report_rows, sample_clock, write_reports, write_returns
 from ingest.settings import Settings
 from ingest.store import ingest_landing
+from tests.fixtures.bad_files import good_table, write_csv
 
 REF = load_reference()
 TODAY = date(2025, 1, 20)
@@ -341,7 +341,7 @@ def test_a_sample_home_judges_overdue_returns_on_the_sample_clock(tmp_path):
 
 
 def test_the_bad_file_corpus_holds_report_refusals(tmp_path):
-    from ingest.bad_files import BAD_FILE_RULES, write_bad_files
+    from tests.fixtures.bad_files import BAD_FILE_RULES, write_bad_files
 
     corpus = write_bad_files(tmp_path, TODAY)
     for key in ("report_invalid_pdsa_stage", "report_personal_data"):

@@ -11,9 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.bad_files import good_table, write_csv
 from ingest.reference import load_reference
 from tests.conftest import run_pipeline
+from tests.fixtures.bad_files import good_table, write_csv
 from tests.test_pipeline_end_to_end import latest_check_evaluations
 
 pytestmark = pytest.mark.e2e

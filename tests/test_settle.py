@@ -10,11 +10,11 @@ from datetime import date
 import duckdb
 import pytest
 
-from ingest.bad_files import good_table, write_csv
 from ingest.parse import parse_files
 from ingest.reference import load_reference
 from ingest.settings import Settings
 from ingest.store import ingest_landing, settling_paths, waiting_paths
+from tests.fixtures.bad_files import good_table, write_csv
 
 SETTLE = 5.0
 

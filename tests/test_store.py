@@ -9,11 +9,11 @@ from datetime import date, datetime
 import duckdb
 import pytest
 
-from ingest.bad_files import good_table, write_csv
 from ingest.parse import parse_files
 from ingest.reference import load_reference
 from ingest.settings import Settings
 from ingest.store import ingest_landing, submission_id
+from tests.fixtures.bad_files import good_table, write_csv
 
 REF = load_reference()
 NOW = datetime(2025, 2, 1, 12, 0, 0)
