@@ -28,7 +28,7 @@ $(STAMP): requirements.lock pyproject.toml
 setup: $(STAMP) ## create .venv with the locked dependencies
 
 run: $(STAMP) ## process LAN_HOME/landing through the run queue and build everything (sample returns in a new ./data)
-	$(BIN)/python -m orchestration.run
+	$(BIN)/python -m orchestration.run $(if $(FORCE),--force)
 
 demo: $(STAMP) ## `make run` with synthetic sample returns put in a new LAN_HOME (LAN_DEMO=1)
 	LAN_DEMO=1 $(BIN)/python -m orchestration.run

@@ -23,6 +23,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from ingest.settings import REPO_ROOT, Settings
+from orchestration.nothing_new import FINGERPRINT_TAG, RUN_DATE_TAG, fingerprint, why_nothing_to_do
 
 JOB = "lan_pipeline"
 LOCATION = "lan_equity_warehouse"  # as deploy/workspace.yaml and pyproject.toml [tool.dagster] name it
@@ -119,7 +120,7 @@ def code_location(instance):
         yield workspace
 
 
-def submit(instance, workspace) -> str:
+def submit(instance, workspace, tags: dict[str, str]) -> str:
     """Create and queue a run of the job as `dagster job launch` does: from the code location's own view of
     the job (remote job origin), submitted to the instance's run coordinator (the queue)."""
     from dagster._cli.job import _create_run
@@ -132,7 +133,7 @@ def submit(instance, workspace) -> str:
         remote_repo=repository,
         remote_job=repository.get_full_job(JOB),
         run_config={},
-        tags=STARTED_BY,
+        tags=tags,
         op_selection=None,
         run_id=None,
     )
@@ -253,6 +254,14 @@ def cancel(instance, run_id: str) -> None:
             print(f"Interrupted: could not cancel run {run_id} ({error}).", file=sys.stderr)
 
 
+def newest_run_tags(instance) -> dict[str, str] | None:
+    """The tags of the job's newest run if it succeeded (None otherwise: a failed or running one, or none)."""
+    import dagster as dg
+
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=JOB), limit=1)
+    return dict(runs[0].tags) if runs and runs[0].status == dg.DagsterRunStatus.SUCCESS else None
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -260,6 +269,7 @@ def _interrupt(signum, frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--demo", action="store_true", help="put sample returns (synthetic) in a new LAN_HOME")
+    parser.add_argument("--force", action="store_true", help="run even when nothing is new (make run FORCE=1)")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     started = time.perf_counter()
@@ -279,10 +289,17 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _interrupt)
 
-    with dg.DagsterInstance.get() as instance, code_location(instance) as workspace:
+    with dg.DagsterInstance.get() as instance:
         for run_id in fail_abandoned_runs(instance, JOB):
             print(f"Run {run_id} had been killed before it finished: marked failed; this run takes its files in.")
-        run_id = submit(instance, workspace)
+        current = fingerprint(settings)
+        reason = None if args.force else why_nothing_to_do(settings, newest_run_tags(instance), current)
+        if reason:
+            print(reason)
+            return 0
+    tags = {**STARTED_BY, FINGERPRINT_TAG: current, RUN_DATE_TAG: settings.today.isoformat()}
+    with dg.DagsterInstance.get() as instance, code_location(instance) as workspace:
+        run_id = submit(instance, workspace, tags)
         print(f"Run {run_id} of {JOB} is queued (Dagster UI: Runs, Jobs › {JOB}).", flush=True)
         try:
             run = wait_for(instance, run_id, workspace)

@@ -36,10 +36,12 @@ def pipeline_env(lan_home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_pipeline(lan_home: Path, check: bool = True, **extra: str) -> subprocess.CompletedProcess:
-    """`make run` without make: the same module, in a fresh process, over `lan_home`."""
+def run_pipeline(
+    lan_home: Path, check: bool = True, args: tuple[str, ...] = (), **extra: str
+) -> subprocess.CompletedProcess:
+    """`make run` without make: the same module, in a fresh process, over `lan_home` (`args`: e.g. --force)."""
     done = subprocess.run(
-        [sys.executable, "-m", "orchestration.run"],
+        [sys.executable, "-m", "orchestration.run", *args],
         cwd=REPO_ROOT,
         env=pipeline_env(lan_home, **extra),
         capture_output=True,

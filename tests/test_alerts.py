@@ -403,5 +403,5 @@ def test_a_pipeline_run_alerts_a_quarantined_file_once_without_its_personal_valu
         assert NHS_NUMBER not in text and NHS_NUMBER.replace(" ", "") not in text
     assert (tmp_path / "home" / "publish" / "status" / "index.html").exists()
 
-    run_pipeline(tmp_path / "home", **env)  # nothing new: nothing sent
+    run_pipeline(tmp_path / "home", args=("--force",), **env)  # a run with the same events: nothing sent again
     assert len(smtp.messages) == 1 and len(webhook.posts) == 1

@@ -167,6 +167,13 @@ def test_a_run_with_nothing_new_rebuilds_neither_the_release_nor_the_docs(built_
     assert sorted(p.name for p in (home / "publish" / "evaluation").iterdir()) == before["folders"]
     assert docs.stat().st_mtime_ns == before["docs"]  # dbt docs generate was skipped
     assert partner.stat().st_ino == before["partner"]  # the partner's copy was not rewritten
+    # run again: nothing new since that run (same code and settings, no file, no due date passed): no run at all
+    import dagster as dg
+
+    again = run_pipeline(home)
+    assert "Nothing new since the last run" in again.stdout and "queued" not in again.stdout
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        assert len(instance.get_runs(filters=dg.RunsFilter(job_name="lan_pipeline"))) == 2
 
 
 @pytest.mark.e2e
