@@ -110,7 +110,16 @@ COMPARABLE_BASELINE = ("read", "validate", "marts", "gap metrics")
 TARGETS = {"full_s": 300.0, "ratio": 3.0, "incremental_s": 30.0, "peak_mb": 2048.0}
 LAST_MONTH = date(2025, 12, 1)  # the generated window ends here (or at the last complete month)
 GROWTH_SITES = (10, 40, 130)
-CODE_PARTS = ("ingest", "expectations", "publish", "orchestration", "dbt_project", "dagster.yaml", "pyproject.toml")
+CODE_PARTS = (
+    "ingest",
+    "expectations",
+    "publish",
+    "orchestration",
+    "dbt_project",
+    "deploy",
+    "dagster.yaml",
+    "pyproject.toml",
+)
 INGEST_TIMING = re.compile(
     r"Ingest timing: parse ([\d.]+) s(?: \(cpu ([\d.]+) s\))?, validate ([\d.]+) s"
     r"(?: \(cpu ([\d.]+) s\))?, load ([\d.]+) s"
