@@ -85,7 +85,11 @@ STEP_STAGES = {
     "data_team_alerts": "publish",
     "partner_warehouse": "publish",
 }
-CHECK_STAGES = {
+CHECK_STAGES = {  # matched by suffix, in this order: the specific names first
+    "published_warehouse_has_every_marts_table": "publish",
+    "published_warehouse_has_no_nan_or_infinity": "publish",
+    "evaluation_release_checks_itself": "publish",
+    "partner_warehouse_is_disclosure_safe": "publish",
     "no_file_quarantined_this_run": "validate",
     "return_rows_are_well_formed": "validate",
     "completeness_even_across_groups_and_measures": "validate",
