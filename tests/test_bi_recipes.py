@@ -5,9 +5,13 @@ Superset lists a database's tables with the inspector and creates a dataset by l
 which duckdb-engine inherits (duckdb_engine #1379); DuckDB 1.5 added an empty `pg_catalog.pg_collation` view so
 that query binds. SQLAlchemy 2.1 reflects collations with a longer query (a join inside the subquery and
 `json_build_object`) that DuckDB cannot bind yet, so with duckdb-engine 0.17.0 column lookup needs SQLAlchemy
-< 2.1. These tests record what this environment does, so that a change of versions shows up here first."""
+< 2.1. These tests record what this environment does, so that a change of versions shows up here first, and check the
+combination the README recommends for Superset in a virtualenv of its own (SUPERSET_PIN)."""
 
 from __future__ import annotations
+
+import json
+import subprocess
 
 import duckdb
 import duckdb_engine
@@ -15,7 +19,18 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
+from tests.test_published_copy import REPO_ROOT, ensure_duckdb1_venv
+
 COPIES = ["warehouse.duckdb", "partner/warehouse.duckdb"]
+# What the README recommends for Superset: duckdb-engine 0.17 with DuckDB >= 1.5 and SQLAlchemy 2.0.x.
+SUPERSET_PIN = "duckdb==1.5.6 duckdb-engine==0.17.0 sqlalchemy==2.0.58"
+SUPERSET_VENV = REPO_ROOT / ".venv-superset"  # gitignored by `.venv-*/`
+COLUMN_LOOKUP = """
+import json, sys
+import sqlalchemy as sa
+engine = sa.create_engine(f"duckdb:///{sys.argv[1]}?access_mode=read_only")
+print(json.dumps([c["name"] for c in sa.inspect(engine).get_columns("gap_metrics", schema="marts")]))
+"""
 SQLA_2_1 = tuple(int(p) for p in sa.__version__.split(".")[:2]) >= (2, 1)
 
 
@@ -57,5 +72,23 @@ def test_superset_column_lookup(built_home, copy):
     finally:
         engine.dispose()
     names = [c["name"] for c in columns]
+    assert names[:4] == ["geography_level", "site_code", "measure_code", "period_type"]
+    assert {"numerator", "rate", "rate_ratio_lower_95", "gap_assessment"} <= set(names)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("copy", COPIES)
+def test_superset_column_lookup_with_the_recommended_versions(built_home, copy):
+    """The inspector's column lookup (Superset's "create dataset") with the README's versions, in their own
+    virtualenv: it works on both copies."""
+    python = ensure_duckdb1_venv(SUPERSET_VENV, SUPERSET_PIN)
+    done = subprocess.run(
+        [str(python), "-I", "-c", COLUMN_LOOKUP, str(built_home / "publish" / copy)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    names = json.loads(done.stdout)
     assert names[:4] == ["geography_level", "site_code", "measure_code", "period_type"]
     assert {"numerator", "rate", "rate_ratio_lower_95", "gap_assessment"} <= set(names)

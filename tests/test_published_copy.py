@@ -63,12 +63,13 @@ def _venv_matches(venv: Path, pin: str) -> bool:
         timeout=120,
         env=_clean_env(),
     )
-    return done.returncode == 0 and done.stdout.strip() == pin.split("==", 1)[1]
+    wanted = dict(requirement.split("==", 1) for requirement in pin.split())["duckdb"]
+    return done.returncode == 0 and done.stdout.strip() == wanted
 
 
 def ensure_duckdb1_venv(venv: Path = DUCKDB1_VENV, pin: str = DUCKDB1_PIN) -> Path:
-    """The python of a virtualenv holding exactly `pin`; made (about 10 s) only when missing or made with
-    another pin. It is built beside its final place and renamed into it, so an interrupted build is never
+    """The python of a virtualenv holding exactly `pin` (space-separated `name==version` requirements, duckdb among
+    them); made (about 10 s) only when missing or made with another pin. It is built beside its final place and renamed into it, so an interrupted build is never
     taken for a good one."""
     if _venv_matches(venv, pin):
         return _venv_python(venv)
@@ -77,7 +78,7 @@ def ensure_duckdb1_venv(venv: Path = DUCKDB1_VENV, pin: str = DUCKDB1_PIN) -> Pa
     try:
         subprocess.run([sys.executable, "-m", "venv", str(build)], check=True, capture_output=True, timeout=300)
         installed = subprocess.run(
-            [str(_venv_python(build)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", pin],
+            [str(_venv_python(build)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *pin.split()],
             capture_output=True,
             text=True,
             timeout=900,
