@@ -16,14 +16,20 @@ programme start, or where a group has no events on one side (the estimate would 
 the design is not of full rank; a fit that fails or does not converge gives no estimates either. Then the
 estimates are null and ``fit_note`` says why: never a NaN or an infinity, never an exception.
 
+Each row carries ``input_hash``: the sha256 of what its fit reads (its monthly rows, the programme start, the
+reference group, this module's source and statsmodels' version). Given the previous fits, an unchanged series is
+not fitted again: a file for one site-month refits that site's series and the LAN's, not every site's.
+
 Pure functions, no Dagster. Tested against R's glm (tests/peers/its_*.csv, tests/test_gap_trend_peers.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -38,6 +44,7 @@ __all__ = [
     "fit_glm",
     "fit_gap_trend",
     "fit_gap_trends",
+    "input_hash",
     "month_index",
 ]
 
@@ -64,6 +71,9 @@ TREND_COLUMNS = [
     "converged",
     "fit_note",
 ]
+#: What every fit depends on besides its rows: this module's code and statsmodels' version.
+_FIT_CODE = hashlib.sha256(Path(__file__).read_bytes() + sm.__version__.encode()).hexdigest()
+_HASHED = ["site_code", "month_index", "G", "events", "denominator"]
 
 
 @dataclass(frozen=True)
@@ -213,17 +223,42 @@ def fit_gap_trend(rows: pd.DataFrame, start_index: int) -> dict:
     return out | {"fit": fit}
 
 
-def fit_gap_trends(monthly: pd.DataFrame, programme_start: str, reference_group: str) -> pd.DataFrame:
+def input_hash(rows: pd.DataFrame, start_index: int, reference_group: str) -> str:
+    """sha256 of what one fit reads: its rows (in a fixed order), the programme start, the reference group, the code."""
+    ordered = rows[_HASHED].sort_values(_HASHED[:3], kind="stable")
+    digest = hashlib.sha256(f"{_FIT_CODE}|{start_index}|{reference_group}|".encode())
+    digest.update("\x1f".join(ordered["site_code"].astype(str)).encode())
+    digest.update(ordered[_HASHED[1:]].to_numpy(dtype="float64", na_value=np.nan).tobytes())
+    return digest.hexdigest()
+
+
+def _previous_records(previous: pd.DataFrame | None) -> dict[tuple, dict]:
+    """The previous fits by key, as fit_gap_trends builds its records (first_month as a month index)."""
+    if previous is None or previous.empty or "input_hash" not in previous:
+        return {}
+    out = {}
+    for record in previous[[*TREND_COLUMNS, "input_hash"]].to_dict("records"):
+        first = record["first_month"]
+        record["first_month"] = None if pd.isna(first) else first.year * 12 + first.month - 1
+        out[tuple(record[k] for k in KEY_COLUMNS)] = record
+    return out
+
+
+def fit_gap_trends(
+    monthly: pd.DataFrame, programme_start: str, reference_group: str, previous: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Every site and the LAN x measure x non-reference group, from monthly site-level counts.
 
     `monthly`: one row per site x measure x month x ethnic group (the reference group's included) with
     site_code, measure_code, month (date or 'YYYY-MM'), ethnic_group, numerator, denominator. A site row is
-    fitted on that site's months; a LAN row on every site's months with site terms."""
+    fitted on that site's months; a LAN row on every site's months with site terms. `previous`: the last
+    result (with input_hash); a row whose inputs hash the same is taken from it instead of fitted again."""
     start_index = int(month_index(pd.Series([programme_start])).iloc[0])
     data = monthly.assign(month_index=month_index(monthly["month"]))
     data = data.rename(columns={"numerator": "events"})
     reference = data[data["ethnic_group"] == reference_group]
     groups = sorted(set(data["ethnic_group"]) - {reference_group})
+    earlier = _previous_records(previous)
     records = []
     for measure, by_measure in data.groupby("measure_code", sort=True):
         ref = reference[reference["measure_code"] == measure].assign(G=0)
@@ -235,6 +270,11 @@ def fit_gap_trends(monthly: pd.DataFrame, programme_start: str, reference_group:
             ]
             geographies.append(("lan", "LAN", both))
             for level, code, rows in geographies:
+                digest = input_hash(rows, start_index, reference_group)
+                known = earlier.get((level, code, measure, group))
+                if known is not None and known["input_hash"] == digest:
+                    records.append(known)
+                    continue
                 fitted = fit_gap_trend(rows, start_index)
                 fitted.pop("fit")
                 records.append(
@@ -245,9 +285,10 @@ def fit_gap_trends(monthly: pd.DataFrame, programme_start: str, reference_group:
                         "ethnic_group": group,
                         "reference_group": reference_group,
                         **fitted,
+                        "input_hash": digest,
                     }
                 )
-    frame = pd.DataFrame.from_records(records, columns=TREND_COLUMNS)
+    frame = pd.DataFrame.from_records(records, columns=[*TREND_COLUMNS, "input_hash"])
     first = pd.to_numeric(frame["first_month"]).astype("Int64")
     frame["first_month"] = pd.Series(
         [None if pd.isna(i) else date(int(i) // 12, int(i) % 12 + 1, 1) for i in first], dtype="date32[pyarrow]"

@@ -102,6 +102,48 @@ def test_every_geography_and_group_gets_a_row_with_no_nan_or_inf():
     assert fits.loc[fits["site_code"] == "LAN", "n_observations"].iloc[0] == 96
 
 
+def _monthly(sites=("A", "B")) -> pd.DataFrame:
+    rows = series(sites=sites)
+    months = pd.Series([f"{i // 12:04d}-{i % 12 + 1:02d}" for i in rows["month_index"] + 2023 * 12 - START + 12])
+    return pd.DataFrame(
+        {
+            "site_code": rows["site_code"],
+            "measure_code": "M1",
+            "month": pd.to_datetime(months).dt.date,
+            "ethnic_group": np.where(rows["G"] == 1, "Black", "White"),
+            "numerator": rows["events"],
+            "denominator": rows["denominator"],
+        }
+    )
+
+
+def test_unchanged_series_are_not_fitted_again(monkeypatch):
+    """Given the previous fits as the warehouse keeps them, a change at site A refits A and the LAN only, and the
+    result equals fitting everything again."""
+    import duckdb
+
+    import publish.gap_trend as gap_trend
+
+    monthly = _monthly()
+    con = duckdb.connect()
+    con.register("fits", fit_gap_trends(monthly, "2024-01", "White"))
+    previous = con.execute("select * from fits").df()  # as the asset reads analysis.gap_trend_fits back
+    changed = monthly.copy()
+    changed.loc[(changed["site_code"] == "A") & (changed["ethnic_group"] == "Black"), "numerator"] += 1
+    fitted = []
+    real = gap_trend.fit_gap_trend
+    monkeypatch.setattr(gap_trend, "fit_gap_trend", lambda rows, start: fitted.append(rows) or real(rows, start))
+    again = fit_gap_trends(changed, "2024-01", "White", previous)
+    assert [sorted(set(rows["site_code"])) for rows in fitted] == [["A"], ["A", "B"]]  # site A, then the LAN
+    monkeypatch.setattr(gap_trend, "fit_gap_trend", real)
+    pd.testing.assert_frame_equal(again, fit_gap_trends(changed, "2024-01", "White"))
+    fitted.clear()
+    monkeypatch.setattr(gap_trend, "fit_gap_trend", lambda rows, start: fitted.append(rows) or real(rows, start))
+    con.register("fits2", again)
+    assert fit_gap_trends(changed, "2024-01", "Black", con.execute("select * from fits2").df()) is not None
+    assert len(fitted) == 3  # another reference group: every series again
+
+
 def _page_inputs():
     change = pd.DataFrame(
         {

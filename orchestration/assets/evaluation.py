@@ -77,7 +77,9 @@ def gap_trend_fits(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeRes
     settings = lan.settings
     with warehouse.get_connection() as con:
         monthly = con.execute(MONTHLY_COUNTS).df()
-    fits = fit_gap_trends(monthly, settings.programme_start.strftime("%Y-%m"), settings.reference_group)
+        previous = _previous_fits(con)
+    fits = fit_gap_trends(monthly, settings.programme_start.strftime("%Y-%m"), settings.reference_group, previous)
+    reused = _reused(fits, previous)
     with warehouse.get_connection() as con:
         rows = replace_table(con, "analysis.gap_trend_fits", fits, KEY_COLUMNS)
     lan_rows = fits[fits["geography_level"] == "lan"]
@@ -89,10 +91,27 @@ def gap_trend_fits(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeRes
         metadata={
             "rows": rows,
             "fitted": int(fits["fit_note"].isna().sum()),
+            "fits_reused": reused,  # unchanged inputs since the last run: taken as they were, not fitted again
+            "fits_computed": len(fits) - reused,
             "not_fitted": int(fits["fit_note"].notna().sum()),
             "lan_fits": dg.MetadataValue.md(markdown_table(summary)),
         }
     )
+
+
+def _previous_fits(con) -> pd.DataFrame | None:
+    """The fits of the last run (with their input hashes), or None before the first."""
+    found = con.execute(
+        "select count(*) from information_schema.columns "
+        "where table_schema = 'analysis' and table_name = 'gap_trend_fits' and column_name = 'input_hash'"
+    ).fetchone()[0]
+    return con.execute("select * from analysis.gap_trend_fits").df() if found else None
+
+
+def _reused(fits: pd.DataFrame, previous: pd.DataFrame | None) -> int:
+    if previous is None:
+        return 0
+    return int(fits["input_hash"].isin(set(previous["input_hash"])).sum())
 
 
 def _missing(con, expected_sql: str, table: str, key: list[str], params: list | None = None) -> pd.DataFrame:
