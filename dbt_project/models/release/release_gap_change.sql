@@ -1,10 +1,16 @@
 {{ config(alias='gap_change') }}
 
--- Did the gap narrow? in the evaluation release: gap_change computed by the same macro (gap_change_rows) from
--- gap_metrics' counts rounded by the disclosure rule, so every statistic, the site-adjusted (Mantel-Haenszel)
--- ones included, comes from rounded counts; the counts shown are gap_change's own, rounded. (The macro's line
--- carries "noqa: PRS", as in marts.gap_change.)
+-- Did the gap narrow? in the evaluation release: gap_change computed by the same macro (gap_change_rows) from the
+-- released gap_metrics, whose period statistics are already computed from the rounded counts; so every statistic,
+-- the site-adjusted (Mantel-Haenszel) ones included, comes from rounded counts. The counts shown are gap_change's
+-- own, rounded. (The macro's line carries "noqa: PRS", as in marts.gap_change.)
 with
+
+release_gap_metrics as (
+
+    select * from {{ ref('release_gap_metrics') }}
+
+),
 
 gap_metrics as (
 
@@ -18,40 +24,25 @@ gap_change as (
 
 ),
 
--- gap_metrics with each count replaced by its working value under the rule (1 to 7: 5 for msds, null for hes)
-working as (
-
-    select
-        geography_level,
-        site_code,
-        measure_code,
-        period_type,
-        period_label,
-        period_start,
-        period_end,
-        ethnic_group,
-        reference_group,
-        is_reference,
-        meets_completeness_threshold,
-        multiplier,
-        higher_is_better,
-        {{ disclosure_count('numerator') }} as numerator,
-        {{ disclosure_count('denominator') }} as denominator,
-        {{ disclosure_count('reference_numerator') }} as reference_numerator,
-        {{ disclosure_count('reference_denominator') }} as reference_denominator
-    from gap_metrics
-
-),
-
+-- the released rows with each count as the statistics used it (1 to 7: 5 for msds, null for hes), not as shown
 rounded_gap_metrics as (
 
     select
-        *,
-        {{ gap_statistics(
-            'numerator', 'denominator', 'reference_numerator', 'reference_denominator',
-            'multiplier', 'higher_is_better', 'is_reference'
-        ) }}
-    from working
+        release_gap_metrics.* replace (
+            {{ disclosure_count('gap_metrics.numerator') }} as numerator,
+            {{ disclosure_count('gap_metrics.denominator') }} as denominator,
+            {{ disclosure_count('gap_metrics.reference_numerator') }} as reference_numerator,
+            {{ disclosure_count('gap_metrics.reference_denominator') }} as reference_denominator
+        )
+    from release_gap_metrics
+    inner join gap_metrics
+        on
+            release_gap_metrics.geography_level = gap_metrics.geography_level
+            and release_gap_metrics.site_code = gap_metrics.site_code
+            and release_gap_metrics.measure_code = gap_metrics.measure_code
+            and release_gap_metrics.period_type = gap_metrics.period_type
+            and release_gap_metrics.period_label = gap_metrics.period_label
+            and release_gap_metrics.ethnic_group = gap_metrics.ethnic_group
 
 ),
 
