@@ -29,3 +29,23 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFram
     finally:
         con.unregister("incoming_frame")
     return len(frame)
+
+
+def non_finite_counts(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
+    """For each DOUBLE or FLOAT column of `table` (schema.name), how many values are NaN or infinite: one query.
+    A statistic that cannot be computed must be empty (NULL), never NaN or an infinity."""
+    schema, name = table.split(".")
+    columns = [
+        r[0]
+        for r in con.execute(
+            "select column_name from duckdb_columns() where schema_name = ? and table_name = ? "
+            "and data_type in ('DOUBLE', 'FLOAT') order by column_index",
+            [schema, name],
+        ).fetchall()
+    ]
+    if not columns:
+        return {}
+    counts = con.execute(
+        "select " + ", ".join(f'count(*) filter (where not isfinite("{c}"))' for c in columns) + f" from {table}"
+    ).fetchone()
+    return dict(zip(columns, (int(n) for n in counts), strict=True))

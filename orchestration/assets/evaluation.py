@@ -12,7 +12,7 @@ from orchestration.markdown import markdown_table
 from orchestration.resources import LanHome
 from publish.gap_change_page import write_gap_change_page
 from publish.gap_trend import KEY_COLUMNS, fit_gap_trends
-from publish.warehouse_tables import replace_table
+from publish.warehouse_tables import non_finite_counts, replace_table
 
 GAP_TREND_FITS = dg.AssetKey(["analysis", "gap_trend_fits"])
 GAP_METRICS = model_key("gap_metrics")
@@ -121,25 +121,6 @@ def _missing(con, expected_sql: str, table: str, key: list[str], params: list | 
     ).df()
 
 
-def _non_finite(con, table: str) -> dict[str, int]:
-    """Per double column, the number of values that are NaN or infinite."""
-    schema, name = table.split(".")
-    columns = [
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-            "and data_type = 'DOUBLE'",
-            [schema, name],
-        ).fetchall()
-    ]
-    if not columns:
-        return {}
-    counts = con.execute(
-        "select " + ", ".join(f"count(*) filter (where not isfinite({c}))" for c in columns) + f" from {table}"
-    ).fetchone()
-    return {c: int(n) for c, n in zip(columns, counts, strict=True) if n}
-
-
 @dg.asset_check(asset=model_key("gap_change"), description="Every geography x measure x group x comparison exists.")
 def gap_change_rows_complete(lan: LanHome, warehouse: DuckDBResource) -> dg.AssetCheckResult:
     start = lan.settings.programme_start.replace(day=1).isoformat()
@@ -159,7 +140,7 @@ def gap_change_rows_complete(lan: LanHome, warehouse: DuckDBResource) -> dg.Asse
 @dg.asset_check(asset=model_key("gap_change"), description="Every estimate is finite or empty (no NaN, no inf).")
 def gap_change_estimates_finite(warehouse: DuckDBResource) -> dg.AssetCheckResult:
     with warehouse.get_connection() as con:
-        bad = _non_finite(con, "marts.gap_change")
+        bad = {c: n for c, n in non_finite_counts(con, "marts.gap_change").items() if n}
     return dg.AssetCheckResult(passed=not bad, metadata={"non_finite_by_column": dg.MetadataValue.json(bad)})
 
 
@@ -183,7 +164,7 @@ def gap_trend_rows_complete(warehouse: DuckDBResource) -> dg.AssetCheckResult:
 @dg.asset_check(asset=model_key("gap_trend"), description="Every estimate is finite or empty (no NaN, no inf).")
 def gap_trend_estimates_finite(warehouse: DuckDBResource) -> dg.AssetCheckResult:
     with warehouse.get_connection() as con:
-        bad = _non_finite(con, "marts.gap_trend")
+        bad = {c: n for c, n in non_finite_counts(con, "marts.gap_trend").items() if n}
         unexplained = con.execute(
             "select count(*) from marts.gap_trend where gap_level_change is null and fit_note is null"
         ).fetchone()[0]

@@ -11,6 +11,8 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from orchestration.assets.transform import model_key
+from orchestration.markdown import markdown_table
+from publish.warehouse_tables import non_finite_counts
 
 # The expected (geography, measure, period, unit) keys; {unit} is ethnic_group or ethnic_code.
 _EXPECTED_KEYS = """
@@ -54,38 +56,12 @@ select periods.*, units.unit from periods cross join units
 _KEY = ["geography_level", "site_code", "measure_code", "period_type", "period_label"]
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A frame as a real markdown table (GitHub pipes), or 'none' when it is empty."""
-    if frame.empty:
-        return "none"
-    return frame.to_markdown(index=False)
-
-
 def _missing_keys(con, table: str, unit: str) -> pd.DataFrame:
     keys = ", ".join(_KEY)
     return con.execute(
         f"select * from ({_EXPECTED_KEYS.format(unit=unit)}) "
         f"except select {keys}, {unit} from marts.{table} order by all"
     ).df()
-
-
-def _non_finite(con, table: str) -> dict[str, int]:
-    columns = [
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'marts' and table_name = ? and data_type = 'DOUBLE' order by ordinal_position",
-            [table],
-        ).fetchall()
-    ]
-    if not columns:
-        return {}
-    counts = con.execute(
-        "select "
-        + ", ".join(f"count(*) filter (where isnan({c}) or isinf({c}))" for c in columns)
-        + f" from marts.{table}"
-    ).fetchone()
-    return dict(zip(columns, (int(n) for n in counts), strict=True))
 
 
 def _lan_gaps_worse_by_phase(con) -> pd.DataFrame:
@@ -131,7 +107,7 @@ def _finite_check(table: str):
     )
     def _check(warehouse: DuckDBResource) -> dg.AssetCheckResult:
         with warehouse.get_connection() as con:
-            counts = _non_finite(con, table)
+            counts = non_finite_counts(con, f"marts.{table}")
         bad = {c: n for c, n in counts.items() if n}
         return dg.AssetCheckResult(
             passed=not bad,

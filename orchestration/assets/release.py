@@ -23,6 +23,7 @@ from orchestration.resources import LanHome
 from publish.dictionary import load_manifest
 from publish.published_copy import partner_copy_release, publish_copy, publish_partner_copy
 from publish.release import build_release, check_release, latest_release, read_manifest, rule_from_name
+from publish.warehouse_tables import non_finite_counts
 
 DOCS_INPUTS_FILE = ".inputs.sha256"
 
@@ -88,17 +89,16 @@ def published_warehouse_has_every_marts_table(lan: LanHome, warehouse: DuckDBRes
 def published_warehouse_has_no_nan_or_infinity(lan: LanHome) -> dg.AssetCheckResult:
     con = duckdb.connect(str(lan.settings.published_warehouse), read_only=True)
     try:
-        columns = con.execute(
-            "select table_name, column_name from duckdb_columns() where schema_name = 'marts' "
-            "and data_type in ('DOUBLE', 'FLOAT') order by all"
-        ).fetchall()
-        bad = {}
-        for table, column in columns:
-            n = con.execute(
-                f'select count(*) from marts."{table}" where isnan("{column}") or isinf("{column}")'
-            ).fetchone()[0]
-            if n:
-                bad[f"{table}.{column}"] = n
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select distinct table_name from duckdb_columns() where schema_name = 'marts' "
+                "and data_type in ('DOUBLE', 'FLOAT') order by all"
+            ).fetchall()
+        ]
+        counts = {table: non_finite_counts(con, f"marts.{table}") for table in tables}
+        columns = [c for by_column in counts.values() for c in by_column]
+        bad = {f"{t}.{c}": n for t, by_column in counts.items() for c, n in by_column.items() if n}
     finally:
         con.close()
     return dg.AssetCheckResult(
