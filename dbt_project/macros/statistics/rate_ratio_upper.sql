@@ -1,5 +1,4 @@
-{# Upper limit of the rate ratio, log method: RR x exp(z x SE). NULL where not calculable. #}
+{# Upper limit of the rate ratio, log method: RR x exp(z x SE) (log_scale_bound). NULL where not calculable. #}
 {% macro rate_ratio_upper(a, n1, b, n2, z=none) -%}
-    {%- set z = z if z is not none else z_95() -%}
-    ({{ rate_ratio(a, n1, b, n2) }} * exp(({{ z }}) * {{ rate_ratio_log_se(a, n1, b, n2) }}))
+    {{ log_scale_bound(rate_ratio(a, n1, b, n2), rate_ratio_log_se(a, n1, b, n2), 'upper', z) }}
 {%- endmacro %}

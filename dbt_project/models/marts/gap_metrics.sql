@@ -1,6 +1,6 @@
 -- Each ethnic group of known ethnicity compared with the reference group (var reference_group), for
 -- each site and the LAN, by month, complete NHS financial quarter, rolling 12 months and programme
--- phase. Every statistic comes from the macro gap_statistics (one macro per formula).
+-- phase. Every statistic comes from the macros gap_statistic_parts and gap_statistics (one macro per formula).
 with
 
 category_periods as (
@@ -95,6 +95,16 @@ counts as (
 
 ),
 
+-- each proportion, Wilson limit and rate-ratio bound once, for gap_statistics to reuse
+parts as (
+
+    select
+        *,
+        {{ gap_statistic_parts('numerator', 'denominator', 'reference_numerator', 'reference_denominator') }}
+    from counts
+
+),
+
 final as (
 
     select
@@ -111,10 +121,7 @@ final as (
         '{{ var("reference_group") }}' as reference_group,
         reference_numerator,
         reference_denominator,
-        {{ gap_statistics(
-            'numerator', 'denominator', 'reference_numerator', 'reference_denominator',
-            'multiplier', 'higher_is_better', 'is_reference'
-        ) }},
+        {{ gap_statistics('multiplier', 'higher_is_better', 'is_reference') }},
         meets_completeness_threshold,
         months_flagged,
         n_months,
@@ -126,7 +133,7 @@ final as (
         geography_level = 'lan' as sort_is_lan,
         period_type_order as sort_period_type,
         group_order as sort_unit
-    from counts
+    from parts
 
 )
 

@@ -1,6 +1,6 @@
 -- As gap_metrics, for each ethnic category of known ethnicity (e.g. Black African and Black Caribbean
 -- separately), each compared with the reference GROUP's total, so no row is a reference row. Every
--- statistic comes from the macro gap_statistics (one macro per formula).
+-- statistic comes from the macros gap_statistic_parts and gap_statistics (one macro per formula).
 with
 
 category_periods as (
@@ -62,6 +62,16 @@ counts as (
 
 ),
 
+-- each proportion, Wilson limit and rate-ratio bound once, for gap_statistics to reuse
+parts as (
+
+    select
+        *,
+        {{ gap_statistic_parts('numerator', 'denominator', 'reference_numerator', 'reference_denominator') }}
+    from counts
+
+),
+
 final as (
 
     select
@@ -80,10 +90,7 @@ final as (
         '{{ var("reference_group") }}' as reference_group,
         reference_numerator,
         reference_denominator,
-        {{ gap_statistics(
-            'numerator', 'denominator', 'reference_numerator', 'reference_denominator',
-            'multiplier', 'higher_is_better', 'is_reference'
-        ) }},
+        {{ gap_statistics('multiplier', 'higher_is_better', 'is_reference') }},
         meets_completeness_threshold,
         months_flagged,
         n_months,
@@ -94,7 +101,7 @@ final as (
         flagged_share,
         geography_level = 'lan' as sort_is_lan,
         period_type_order as sort_period_type
-    from counts
+    from parts
 
 )
 

@@ -21,16 +21,24 @@ working as (
 
 ),
 
+parts as (
+
+    select
+        *,
+        {{ gap_statistic_parts(
+            'working_numerator', 'working_denominator',
+            'working_reference_numerator', 'working_reference_denominator'
+        ) }}
+    from working
+
+),
+
 recomputed as (
 
     select
         *,
-        {{ gap_statistics(
-            'working_numerator', 'working_denominator',
-            'working_reference_numerator', 'working_reference_denominator',
-            'multiplier', 'higher_is_better', 'is_reference', prefix='released_'
-        ) }}
-    from working
+        {{ gap_statistics('multiplier', 'higher_is_better', 'is_reference', prefix='released_') }}
+    from parts
 
 ),
 
