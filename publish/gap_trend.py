@@ -226,9 +226,21 @@ def fit_gap_trend(rows: pd.DataFrame, start_index: int) -> dict:
 def input_hash(rows: pd.DataFrame, start_index: int, reference_group: str) -> str:
     """sha256 of what one fit reads: its rows (in a fixed order), the programme start, the reference group, the code."""
     ordered = rows[_HASHED].sort_values(_HASHED[:3], kind="stable")
+    return _digest(*_hash_arrays(ordered), start_index, reference_group)
+
+
+def _hash_arrays(ordered: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The site codes and the numeric columns of rows already in input_hash's order, as arrays to slice."""
+    return (
+        ordered["site_code"].astype(str).to_numpy(dtype=object),
+        ordered[_HASHED[1:]].to_numpy(dtype="float64", na_value=np.nan),
+    )
+
+
+def _digest(sites: np.ndarray, values: np.ndarray, start_index: int, reference_group: str) -> str:
     digest = hashlib.sha256(f"{_FIT_CODE}|{start_index}|{reference_group}|".encode())
-    digest.update("\x1f".join(ordered["site_code"].astype(str)).encode())
-    digest.update(ordered[_HASHED[1:]].to_numpy(dtype="float64", na_value=np.nan).tobytes())
+    digest.update("\x1f".join(sites).encode())
+    digest.update(np.ascontiguousarray(values).tobytes())
     return digest.hexdigest()
 
 
@@ -264,18 +276,22 @@ def fit_gap_trends(
         ref = reference[reference["measure_code"] == measure].assign(G=0)
         for group in groups:
             own = by_measure[by_measure["ethnic_group"] == group].assign(G=1)
-            both = pd.concat([own, ref], ignore_index=True)[["site_code", "month_index", "G", "events", "denominator"]]
-            geographies = [
-                ("site", site, both[both["site_code"] == site]) for site in sorted(both["site_code"].unique())
-            ]
-            geographies.append(("lan", "LAN", both))
-            for level, code, rows in geographies:
-                digest = input_hash(rows, start_index, reference_group)
+            # in input_hash's order once, so that each site's rows are a slice and hash without sorting again
+            both = pd.concat([own, ref], ignore_index=True)[_HASHED].sort_values(
+                _HASHED[:3], kind="stable", ignore_index=True
+            )
+            sites, values = _hash_arrays(both)
+            starts = [0, *(np.flatnonzero(sites[1:] != sites[:-1]) + 1)] if len(sites) else []
+            codes, bounds = sites[starts], [*starts[1:], len(both)][: len(starts)]
+            geographies = [("site", code, slice(a, b)) for code, a, b in zip(codes, starts, bounds, strict=True)]
+            geographies.append(("lan", "LAN", slice(0, len(both))))
+            for level, code, part in geographies:
+                digest = _digest(sites[part], values[part], start_index, reference_group)
                 known = earlier.get((level, code, measure, group))
                 if known is not None and known["input_hash"] == digest:
                     records.append(known)
                     continue
-                fitted = fit_gap_trend(rows, start_index)
+                fitted = fit_gap_trend(both.iloc[part], start_index)
                 fitted.pop("fit")
                 records.append(
                     {
