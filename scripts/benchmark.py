@@ -21,8 +21,9 @@ parse / validate / load by the "Ingest timing" line the ingest asset logs. ``sta
 RUN_START (imports, ``dbt parse``, loading the definitions) and ``dagster overhead`` is what is left
 (between steps and after the run). Memory and CPU come from polling ``/proc`` for the pipeline's
 whole process tree (dbt runs as a child of the pipeline): ``peak MB`` is the largest sum of the tree's
-resident set sizes seen in the stage (sampled every 0.2 s); the exact high-water mark of the single
-largest process and the exact CPU total come from ``wait4`` when the run ends. The machine is shared:
+resident set sizes seen in the stage (sampled every 0.2 s), and each process's own largest RSS is kept by
+its role (make run, code server, dagster-daemon, run worker, dbt); ``wait4`` adds the exact high-water mark
+of the processes it reaped and the CPU total when the run ends. The machine is shared:
 the CPU other processes used during each run is printed too (from ``/proc/stat``).
 
 By default the pipeline's code (ingest, expectations, publish, orchestration, dbt_project without
@@ -166,6 +167,25 @@ def _rss_mb(pid: int) -> float:
     return int(m.group(1)) * PAGE_MB if m else 0.0
 
 
+def process_role(argv: list[str]) -> str:
+    """What a process of the pipeline's tree is, from its command line."""
+    text = " ".join(argv)
+    for needle, role in (
+        ("dagster-daemon", "dagster-daemon"),
+        ("execute_run", "run worker"),
+        ("grpc", "code server"),
+        ("orchestration.run", "make run"),
+        ("dbt", "dbt"),
+    ):
+        if needle in text:
+            return role
+    return Path(argv[0]).name if argv else "?"
+
+
+def _role(pid: int) -> str:
+    return process_role([a for a in (_read(f"/proc/{pid}/cmdline") or "").split("\0") if a])
+
+
 def _system_cpu() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine since boot."""
     values = [int(v) for v in (_read("/proc/stat") or "cpu 0 0 0 0").splitlines()[0].split()[1:9]]
@@ -182,6 +202,7 @@ class TreeSampler(threading.Thread):
         self.root, self.interval = root, interval
         self.samples: list[tuple[float, float, float]] = []  # (epoch s, tree RSS MB, tree CPU s so far)
         self._cpu: dict[tuple[int, int], float] = {}  # (pid, start ticks) -> last CPU seen
+        self.process_peaks: dict[tuple[int, int], tuple[float, str]] = {}  # (pid, start) -> (largest RSS MB, role)
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -207,7 +228,11 @@ class TreeSampler(threading.Thread):
         for pid in tree:
             _, start, cpu = stats[pid]
             self._cpu[(pid, start)] = cpu
-            rss += _rss_mb(pid)
+            own = _rss_mb(pid)
+            rss += own
+            seen, role = self.process_peaks.get((pid, start), (0.0, None))
+            if own > seen:
+                self.process_peaks[(pid, start)] = (own, role or _role(pid))
         self.samples.append((time.time(), rss, sum(self._cpu.values())))
 
     def window(self, start: float, end: float) -> tuple[float | None, float | None]:
@@ -244,6 +269,14 @@ class Measured:
     @property
     def peak_tree_mb(self) -> float:
         return max((s[1] for s in self.sampler.samples), default=0.0)
+
+    @property
+    def peak_by_role(self) -> dict[str, float]:
+        """The largest RSS (MB) any one process of each role reached, largest first."""
+        out: dict[str, float] = {}
+        for mb, role in self.sampler.process_peaks.values():
+            out[role] = max(out.get(role, 0.0), mb)
+        return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
 def run_measured(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> Measured:
@@ -512,7 +545,8 @@ def run_pipeline(work: Workload, home: Path, code: Path, label: str, files: list
         "wall_s": round(m.wall_s, 2),
         "cpu_s": round(m.cpu_s, 2),
         "peak_tree_mb": round(m.peak_tree_mb, 1),
-        "max_process_mb": round(m.max_process_mb, 1),
+        "max_process_mb": round(max(m.max_process_mb, *m.peak_by_role.values(), 0.0), 1),
+        "peak_by_process_mb": {role: round(mb, 1) for role, mb in m.peak_by_role.items()},
         "other_cpu_s": round(m.other_cpu_s, 1),
         "reference_overwritten_by_run": clobbered,
         "stages": {k: stages[k] for k in STAGES if k in stages},
@@ -848,6 +882,9 @@ def format_result(result: dict, steps: bool = False) -> str:
         row += f"{r['wall_s']:>11.2f}{r['cpu_s']:>8.1f}{r['peak_tree_mb']:>9.0f}"
     lines.append(row)
     lines.append(f"{'largest process':<18}" + "".join(f"{'':>11}{'':>8}{r['max_process_mb']:>9.0f}" for _, r in runs))
+    for label, r in runs:
+        roles = ", ".join(f"{role} {mb:.0f}" for role, mb in r.get("peak_by_process_mb", {}).items())
+        lines.append(f"  largest RSS by process ({label}), MB: {roles}")
     lines.append(
         f"{'other processes':<18}"
         + "".join(f"{'':>11}{r['other_cpu_s']:>8.1f}{'':>9}" for _, r in runs)
