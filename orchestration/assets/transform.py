@@ -34,9 +34,13 @@ ANALYSIS_MODELS = "source:analysis+"
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome, folder: str):
-    """`dbt build` of the asset's selection with the due-date vars; artifacts in LAN_HOME/dbt/<folder>."""
+    """`dbt build` of the asset's selection with the due-date vars; artifacts in LAN_HOME/dbt/<folder>.
+
+    Unit tests are left out, as dbt Labs advise for production: they test the SQL on fixed rows, not the data,
+    so they give the same answer on every run of the same code. `make test` runs them
+    (tests/test_dbt_unit_tests.py)."""
     target = lan.settings.lan_home / "dbt" / folder
-    args = ["build", "--vars", json.dumps(due_date_vars(lan.settings))]
+    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(due_date_vars(lan.settings))]
     try:
         # Column schemas (names, types) for the UI; lineage off: sqlglot cannot resolve every compiled model.
         yield from (
@@ -62,7 +66,7 @@ def due_date_vars(settings: Settings) -> dict[str, str]:
     exclude=ANALYSIS_MODELS,
 )
 def lan_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome):
-    """`dbt build`: models and their tests (unit and data); a failing test stops the models downstream of it.
+    """`dbt build`: models and their data tests; a failing test stops the models downstream of it.
 
     Its artifacts (run_results.json, logs, partial parse state) go to LAN_HOME/dbt/build, replaced by
     each run, not to a new folder in the code checkout per run."""
