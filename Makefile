@@ -33,8 +33,8 @@ run: $(STAMP) ## process LAN_HOME/landing through the run queue and build everyt
 demo: $(STAMP) ## `make run` with synthetic sample returns put in a new LAN_HOME (LAN_DEMO=1)
 	LAN_DEMO=1 $(BIN)/python -m orchestration.run
 
-test: $(STAMP) ## the whole test suite
-	$(BIN)/python -m pytest
+test: $(STAMP) ## the whole test suite, in TEST_WORKERS (2) pytest-xdist workers, a file's tests on one worker
+	$(BIN)/python -m pytest -n $${TEST_WORKERS:-2} --dist loadfile
 
 lint: $(STAMP) ## ruff (check and format) and sqlfluff (dbt templater, DuckDB dialect)
 	$(BIN)/ruff check .

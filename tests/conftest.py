@@ -1,5 +1,9 @@
 """Shared fixtures. The end-to-end ones run the real pipeline (`python -m orchestration.run`, exactly what
-`make run` runs) once per session in a temporary LAN_HOME, and the tests then read what it built."""
+`make run` runs) once per session in a temporary LAN_HOME, and the tests then read what it built.
+
+`make test` runs the suite in two pytest-xdist workers (a file's tests stay on one worker): each worker builds its
+own `built_home` and parses the dbt project into a target folder of its own (LAN_DBT_TARGET_PATH, target/<worker>),
+for itself and the pipelines it starts, so that no run reads a manifest another worker's `dbt parse` is writing."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # the peers' expected results (tests/peers, with SOURCES.md) and the interface's acceptance check.
 PEERS = REPO_ROOT / "tests" / "peers"
 CHECK_INTERFACE = REPO_ROOT / "tests" / "acceptance" / "check_interface.py"
+DBT_TARGET_VARIABLE = "LAN_DBT_TARGET_PATH"  # orchestration.project.TARGET_PATH_VARIABLE, read before it is imported
 
 
 def pipeline_env(lan_home: Path, **extra: str) -> dict[str, str]:
@@ -32,6 +37,8 @@ def pipeline_env(lan_home: Path, **extra: str) -> dict[str, str]:
             "LAN_SETTLE_SECONDS": "0",
         }
     )
+    if os.environ.get(DBT_TARGET_VARIABLE):  # this xdist worker's dbt target (pytest_configure)
+        env[DBT_TARGET_VARIABLE] = os.environ[DBT_TARGET_VARIABLE]
     env.update(extra)
     return env
 
@@ -83,13 +90,28 @@ def published(built_home) -> Callable[[str], list[tuple]]:
     return query
 
 
+def pytest_configure(config) -> None:
+    """In an xdist worker, a dbt target folder of the worker's own, before anything imports orchestration.project."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        os.environ[DBT_TARGET_VARIABLE] = f"target/{worker}"
+
+
 def pytest_sessionstart(session) -> None:
-    """Parse the dbt project once if a clean clone has no manifest yet: importing the code location needs it."""
+    """Parse the dbt project once if a clean clone has no manifest yet: importing the code location needs it. An
+    xdist worker parses into its own target every session (its manifest is only as fresh as its last run's),
+    starting from the checkout's partial parse when it has none."""
     project = REPO_ROOT / "dbt_project"
-    if (project / "target" / "manifest.json").exists():
+    target = project / os.environ.get(DBT_TARGET_VARIABLE, "target")
+    if target == project / "target" and (target / "manifest.json").exists():
         return
+    import shutil
     import tempfile
 
+    shared = project / "target" / "partial_parse.msgpack"
+    if not (target / "partial_parse.msgpack").exists() and shared.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shared, target / "partial_parse.msgpack")
     with tempfile.TemporaryDirectory() as home:
         subprocess.run(
             [
@@ -99,6 +121,8 @@ def pytest_sessionstart(session) -> None:
                 str(project),
                 "--profiles-dir",
                 str(project),
+                "--target-path",
+                str(target),
             ],
             env=pipeline_env(Path(home)),
             check=True,
