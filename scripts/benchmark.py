@@ -167,9 +167,12 @@ def _rss_mb(pid: int) -> float:
     return int(m.group(1)) * PAGE_MB if m else 0.0
 
 
-def process_role(argv: list[str]) -> str:
-    """What a process of the pipeline's tree is, from its command line."""
+def process_role(argv: list[str], parent_role: str | None = None) -> str:
+    """What a process of the pipeline's tree is, from its command line and its parent's role: the code server
+    starts each run worker, and a run worker its chart workers, as multiprocessing children."""
     text = " ".join(argv)
+    if "multiprocessing" in text and parent_role in ("code server", "run worker"):
+        return "run worker" if parent_role == "code server" else "chart worker"
     for needle, role in (
         ("dagster-daemon", "dagster-daemon"),
         ("execute_run", "run worker"),
@@ -182,8 +185,8 @@ def process_role(argv: list[str]) -> str:
     return Path(argv[0]).name if argv else "?"
 
 
-def _role(pid: int) -> str:
-    return process_role([a for a in (_read(f"/proc/{pid}/cmdline") or "").split("\0") if a])
+def _role(pid: int, parent_role: str | None) -> str:
+    return process_role([a for a in (_read(f"/proc/{pid}/cmdline") or "").split("\0") if a], parent_role)
 
 
 def _system_cpu() -> tuple[float, float]:
@@ -225,14 +228,16 @@ class TreeSampler(threading.Thread):
             tree.append(pid)
             todo.extend(children.get(pid, ()))
         rss = 0.0
+        roles: dict[int, str] = {}  # a parent comes before its children in `tree`
         for pid in tree:
-            _, start, cpu = stats[pid]
+            ppid, start, cpu = stats[pid]
             self._cpu[(pid, start)] = cpu
             own = _rss_mb(pid)
             rss += own
             seen, role = self.process_peaks.get((pid, start), (0.0, None))
+            roles[pid] = role or _role(pid, roles.get(ppid))
             if own > seen:
-                self.process_peaks[(pid, start)] = (own, role or _role(pid))
+                self.process_peaks[(pid, start)] = (own, roles[pid])
         self.samples.append((time.time(), rss, sum(self._cpu.values())))
 
     def window(self, start: float, end: float) -> tuple[float | None, float | None]:

@@ -52,6 +52,10 @@ def test_benchmark_small_run(tmp_path):
         assert full["stages"][stage]["peak_mb"] > 0, stage
     assert full["wall_s"] >= sum(s["wall_s"] for s in full["stages"].values()) - 0.01
     assert full["cpu_s"] > 0 and full["peak_tree_mb"] > 0 and full["max_process_mb"] > 0
+    roles = full["peak_by_process_mb"]  # each process of the tree by its role, the run worker among them
+    assert {"make run", "code server", "dagster-daemon", "run worker", "dbt"} <= set(roles), roles
+    assert full["max_process_mb"] >= max(roles.values()) and full["peak_tree_mb"] >= roles["run worker"]
+    assert "largest RSS by process (full), MB: " in text
     gap_check = "gap_metrics_gap_metrics_has_every_expected_row"  # the gap tables are dbt models; their checks
     assert {"landing_files", "lan_dbt_models", gap_check, "run_charts", "evaluation_release"} <= set(full["steps"])
     assert full["steps"][gap_check]["stage"] == "gap metrics"
@@ -181,3 +185,23 @@ def test_charts_drawn_in_a_pool_are_the_same_pictures(tmp_path):
             assert (mpimg.imread(a) == mpimg.imread(b)).all(), a
         else:
             assert a.read_text(encoding="utf-8") == b.read_text(encoding="utf-8"), a
+
+
+def test_process_roles_from_command_lines():
+    python = "/srv/lan/.venv/bin/python"
+    assert benchmark.process_role([python, "-m", "orchestration.run"]) == "make run"
+    assert benchmark.process_role([python, "-m", "dagster", "api", "grpc", "--socket", "/tmp/s"]) == "code server"
+    assert benchmark.process_role([python, "/srv/lan/.venv/bin/dagster-daemon", "run"]) == "dagster-daemon"
+    assert benchmark.process_role([python, "-m", "dagster", "api", "execute_run", "{}"]) == "run worker"
+    assert benchmark.process_role([python, "/srv/lan/.venv/bin/dbt", "build", "--vars", "{}"]) == "dbt"
+    spawned = [
+        python,
+        "-B",
+        "-c",
+        "from multiprocessing.spawn import spawn_main; spawn_main()",
+        "--multiprocessing-fork",
+    ]
+    assert benchmark.process_role(spawned, "code server") == "run worker"
+    assert benchmark.process_role(spawned, "run worker") == "chart worker"
+    assert benchmark.process_role(["/usr/bin/tail", "-F", "x.log"]) == "tail"
+    assert benchmark.process_role([]) == "?"
