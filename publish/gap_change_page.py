@@ -1,7 +1,8 @@
 """The "Did the gap narrow?" page: publish/charts/did-the-gap-narrow.html and its PNGs.
 
 For each measure: a forest plot of the ratio of rate ratios (intervention against baseline) for each ethnic group,
-with each site, the LAN crude and the LAN site-adjusted (Mantel-Haenszel) estimate, on a log axis with a line at 1;
+with each site (a line each up to MAX_LABELLED_SITES sites, one row of points per group above), the LAN crude and
+the LAN site-adjusted (Mantel-Haenszel) estimate, on a log axis with a line at 1;
 and a small chart of the LAN's monthly rate ratio to the reference group with the fitted segmented trend of
 marts.gap_trend, exp(b1 + b3 t + b5 P + b7 P s), drawn from its published estimates (no refitting).
 
@@ -30,9 +31,13 @@ PAGE = "did-the-gap-narrow.html"
 IMAGES = "did-the-gap-narrow"
 SIDECAR = "did-the-gap-narrow.inputs.json"
 #: Part of the inputs hash: change it when the drawing changes, so that the page is drawn again.
-PAGE_VERSION = "1"
+PAGE_VERSION = "2"
 COMPARISON = "intervention_vs_baseline"
 COLOURS = {"site": "#6b6b6b", "lan": "#005eb8", "lan_adjusted": "#d5281b"}
+#: Above this many sites a forest plot shows each group's sites as one row of points (their ratios, no labels or
+#: intervals: those are in marts.gap_change) beside the LAN's lines; one labelled line per site and group would
+#: make a figure of some 900 lines at 130 sites, unreadable and slow to draw. The LAN's ten teams get a line each.
+MAX_LABELLED_SITES = 20
 
 
 @dataclass
@@ -85,12 +90,32 @@ def forest_rows(change: pd.DataFrame, measure: str) -> pd.DataFrame:
     return pd.DataFrame(lines, columns=["group", "label", "kind", "ratio", "lower", "upper"])
 
 
+def site_strips(lines: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
+    """forest_rows' lines with each group's site lines replaced by one row (kind `sites`), and the site ratios to
+    draw as points on each such row, by its position."""
+    kept, points = [], {}
+    for group, by_group in lines.groupby("group", sort=False):
+        kept.extend(by_group[by_group["kind"] != "site"].to_dict("records"))
+        sites = by_group[by_group["kind"] == "site"]
+        if len(sites):
+            points[len(kept)] = sites["ratio"].dropna().to_numpy(dtype=float)
+            label = f"{len(sites)} sites (one point each)"
+            kept.append({"group": group, "label": label, "kind": "sites", "ratio": None, "lower": None, "upper": None})
+    return pd.DataFrame(kept, columns=lines.columns), points
+
+
 def draw_forest(lines: pd.DataFrame, title: str) -> Figure:
-    """Ratio of rate ratios with 95 % intervals, log axis, line at 1; empty rows say `not calculable`."""
+    """Ratio of rate ratios with 95 % intervals, log axis, line at 1; empty rows say `not calculable`. Above
+    MAX_LABELLED_SITES sites, each group's sites are one row of points (site_strips)."""
+    points: dict[int, np.ndarray] = {}
+    if lines.loc[lines["kind"] == "site", "label"].nunique() > MAX_LABELLED_SITES:
+        lines, points = site_strips(lines)
+    finite = lines.dropna(subset=["ratio", "lower", "upper"])
+    dots = np.concatenate([np.empty(0), *points.values()])
+    dots = dots[np.isfinite(dots) & (dots > 0)]
     fig = Figure(figsize=(7.5, 0.9 + 0.22 * max(len(lines), 1)))
     ax = fig.add_subplot()
     y = np.arange(len(lines))[::-1]
-    finite = lines.dropna(subset=["ratio", "lower", "upper"])
     for kind, colour in COLOURS.items():
         part = lines[(lines["kind"] == kind) & lines["ratio"].notna() & lines["lower"].notna()]
         ys = y[part.index.to_numpy()] if len(part) else []
@@ -105,15 +130,19 @@ def draw_forest(lines: pd.DataFrame, title: str) -> Figure:
                 lw=1,
                 capsize=2,
             )
+    for position, ratios in points.items():
+        ax.plot(ratios, np.full(len(ratios), y[position]), "o", color=COLOURS["site"], ms=2.5, alpha=0.5)
     ax.axvline(1.0, color="black", lw=0.8)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    if not finite.empty:
-        lo, hi = float(finite["lower"].min()), float(finite["upper"].max())
+    if not finite.empty or len(dots):
+        lo = min(float(finite["lower"].min()) if len(finite) else math.inf, dots.min(initial=math.inf))
+        hi = max(float(finite["upper"].max()) if len(finite) else -math.inf, dots.max(initial=-math.inf))
         span = max(hi / lo, 1.5)
         ax.set_xlim(min(lo, 1.0) / span**0.05, max(hi, 1.0) * span**0.05)
     labels = [
-        f"{r.group}: {r.label}" + ("" if pd.notna(r.ratio) and pd.notna(r.lower) else " (not calculable)")
+        f"{r.group}: {r.label}"
+        + ("" if r.kind == "sites" or (pd.notna(r.ratio) and pd.notna(r.lower)) else " (not calculable)")
         for r in lines.itertuples()
     ]
     ax.set_yticks(y, labels, fontsize=7)

@@ -11,7 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from publish.gap_change_page import IMAGES, PAGE, SIDECAR, write_gap_change_page
+from publish.gap_change_page import (
+    IMAGES,
+    MAX_LABELLED_SITES,
+    PAGE,
+    SIDECAR,
+    draw_forest,
+    forest_rows,
+    site_strips,
+    write_gap_change_page,
+)
 from publish.gap_trend import comparative_design, fit_gap_trend, fit_gap_trends, month_index
 
 START = 24  # month index of the programme start in the synthetic series below
@@ -195,6 +204,54 @@ def test_page_is_offline_and_redrawn_only_when_its_data_change(tmp_path):
         change.assign(ratio_of_rate_ratios=[0.7, None]), trend, monthly, measures, tmp_path, date(2024, 1, 1)
     )
     assert changed.redrawn
+
+
+def _forest_change(n_sites: int) -> pd.DataFrame:
+    """gap_change rows for the LAN and n sites, two groups; site 1's ratio not calculable."""
+    rows = []
+    for group in ("Asian", "Black"):
+        rows.append(("lan", "LAN", group, 0.8, 0.6, 1.1))
+        for i in range(1, n_sites + 1):
+            ratio = None if i == 1 else 0.5 + i / n_sites
+            rows.append(("site", f"S{i:03d}", group, ratio, None if ratio is None else ratio / 2, ratio and ratio * 2))
+    frame = pd.DataFrame(rows, columns=["geography_level", "site_code", "ethnic_group", "r", "lo", "hi"])
+    return frame.assign(
+        measure_code="M1",
+        comparison="intervention_vs_baseline",
+        ratio_of_rate_ratios=frame["r"],
+        ratio_of_rate_ratios_lower_95=frame["lo"],
+        ratio_of_rate_ratios_upper_95=frame["hi"],
+        adjusted_ratio_of_rate_ratios=frame["r"].where(frame["geography_level"] == "lan"),
+        adjusted_ratio_of_rate_ratios_lower_95=frame["lo"].where(frame["geography_level"] == "lan"),
+        adjusted_ratio_of_rate_ratios_upper_95=frame["hi"].where(frame["geography_level"] == "lan"),
+    )
+
+
+def _tick_labels(fig) -> list[str]:
+    return [label.get_text() for label in fig.axes[0].get_yticklabels()]
+
+
+def test_forest_has_a_labelled_line_per_site_up_to_the_limit():
+    lines = forest_rows(_forest_change(MAX_LABELLED_SITES), "M1")
+    labels = _tick_labels(draw_forest(lines, "t"))
+    assert len(labels) == 2 * (2 + MAX_LABELLED_SITES)
+    assert "Black: S002" in labels and "Black: S001 (not calculable)" in labels
+
+
+def test_forest_shows_many_sites_as_one_row_of_points_per_group():
+    n = MAX_LABELLED_SITES + 1
+    lines = forest_rows(_forest_change(n), "M1")
+    strips, points = site_strips(lines)
+    assert list(strips["kind"]) == ["lan_adjusted", "lan", "sites"] * 2
+    assert sorted(points) == [2, 5] and all(len(p) == n - 1 for p in points.values())  # the not-calculable left out
+    fig = draw_forest(lines, "t")
+    labels = _tick_labels(fig)
+    assert len(labels) == 6 and f"Asian: {n} sites (one point each)" in labels
+    assert not any("S0" in label for label in labels)
+    drawn = [line for line in fig.axes[0].get_lines() if len(line.get_xdata()) == n - 1]
+    assert len(drawn) == 2  # one row of points per group
+    low, high = fig.axes[0].get_xlim()
+    assert low <= min(min(p) for p in points.values()) and high >= 1.1
 
 
 # ------------------------------------------------------------------------------------------------------------
