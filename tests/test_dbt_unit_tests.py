@@ -8,13 +8,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT, pipeline_env
-
-DBT = str(Path(sys.executable).with_name("dbt"))
-PROJECT = REPO_ROOT / "dbt_project"
+from orchestration.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from tests.conftest import pipeline_env
 
 
 def test_every_dbt_unit_test_passes(built_home: Path, tmp_path: Path) -> None:
@@ -23,7 +20,8 @@ def test_every_dbt_unit_test_passes(built_home: Path, tmp_path: Path) -> None:
     shutil.copy(built_home / "warehouse" / "lan.duckdb", home / "warehouse" / "lan.duckdb")
     target = tmp_path / "target"
     done = subprocess.run(
-        [DBT, "test", "--select", "test_type:unit", "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT)]
+        [DBT_EXECUTABLE, "test", "--select", "test_type:unit"]
+        + ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
         + ["--target-path", str(target), "--log-path", str(tmp_path / "logs")],
         env=pipeline_env(home),
         capture_output=True,
