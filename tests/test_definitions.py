@@ -81,3 +81,26 @@ def test_gap_tables_are_dbt_models_with_their_checks(defs):
         checks = {key.name for key in graph.asset_check_keys if key.asset_key == dg.AssetKey([name])}
         assert {f"{name}_has_every_expected_row", f"{name}_has_no_nan_or_infinity"} <= checks
     assert dg.AssetKey(["gap_metrics"]) in graph.get(dg.AssetKey(["analysis", "run_chart_points"])).parent_keys
+
+
+HEAVY = ["great_expectations", "statsmodels", "matplotlib", "scipy"]
+
+
+def heavy_after_importing(modules: list[str], home) -> list[str]:
+    """Which of HEAVY a new interpreter holds after importing `modules`."""
+    import subprocess
+    import sys
+
+    probe = f"import sys, {', '.join(modules)}; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    env = {**os.environ, "LAN_HOME": str(home)}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    return [m for m in done.stdout.strip().split(",") if m]
+
+
+def test_loading_the_definitions_leaves_the_heavy_libraries_to_the_steps_that_use_them(tmp_path):
+    """The code server, each run worker and `make ui` load the definitions; Great Expectations, statsmodels and
+    matplotlib (about 3 s and 200 MB) load only in a step that runs them (orchestration/assets/__init__.py)."""
+    assert heavy_after_importing(["orchestration.definitions"], tmp_path) == []
+    # the probe does see them once a step's module is imported
+    steps = ["publish.gap_trend", "publish.charts", "expectations.validate"]
+    assert heavy_after_importing(steps, tmp_path) == HEAVY

@@ -11,7 +11,6 @@ from dagster_duckdb import DuckDBResource
 from orchestration.assets.transform import model_key
 from orchestration.markdown import markdown_table
 from orchestration.resources import LanHome
-from publish.charts import write_site_pages
 from publish.run_chart_series import series_from_gap_metrics
 from publish.run_charts import SERIES_KEYS, build_run_chart_points
 from publish.warehouse_tables import replace_table
@@ -129,6 +128,8 @@ def run_charts(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeResult:
     the LAN and each measure, annotated with the sites' reported changes; a printable page per site with its
     reports and submission status; and the charts index, in publish/charts/. Only charts whose data or reports
     changed are drawn again."""
+    from publish.charts import write_site_pages  # lazily: see orchestration/assets/__init__.py
+
     settings = lan.settings
     with warehouse.get_connection() as con:
         points = con.execute("select * from marts.run_chart_points").df()

@@ -10,8 +10,6 @@ from dagster_duckdb import DuckDBResource
 from orchestration.assets.transform import model_key
 from orchestration.markdown import markdown_table
 from orchestration.resources import LanHome
-from publish.gap_change_page import write_gap_change_page
-from publish.gap_trend import KEY_COLUMNS, fit_gap_trends
 from publish.warehouse_tables import non_finite_counts, replace_table
 
 GAP_TREND_FITS = dg.AssetKey(["analysis", "gap_trend_fits"])
@@ -74,6 +72,8 @@ def gap_trend_fits(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeRes
     """analysis.gap_trend_fits: the comparative segmented quasi-Poisson regression of every site and the LAN x
     measure x ethnic group against the reference group (publish/gap_trend.py), from gap_metrics' monthly counts;
     dbt republishes it as marts.gap_trend."""
+    from publish.gap_trend import KEY_COLUMNS, fit_gap_trends  # lazily: see orchestration/assets/__init__.py
+
     settings = lan.settings
     with warehouse.get_connection() as con:
         monthly = con.execute(MONTHLY_COUNTS).df()
@@ -146,6 +146,8 @@ def gap_change_estimates_finite(warehouse: DuckDBResource) -> dg.AssetCheckResul
 
 @dg.asset_check(asset=model_key("gap_trend"), description="Every geography x measure x group has a fit row.")
 def gap_trend_rows_complete(warehouse: DuckDBResource) -> dg.AssetCheckResult:
+    from publish.gap_trend import KEY_COLUMNS  # lazily: see orchestration/assets/__init__.py
+
     with warehouse.get_connection() as con:
         missing = _missing(con, EXPECTED_TREND_ROWS, "marts.gap_trend", KEY_COLUMNS)
         notes = con.execute(
@@ -186,6 +188,8 @@ def gap_change_page(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeRe
     """publish/charts/did-the-gap-narrow.html: per measure a forest plot of the ratio of rate ratios (each site,
     the LAN crude and site-adjusted) and the LAN's monthly gap with its fitted segmented trend. Offline; redrawn
     only when its data change."""
+    from publish.gap_change_page import write_gap_change_page  # lazily: see orchestration/assets/__init__.py
+
     settings = lan.settings
     with warehouse.get_connection() as con:
         change = con.execute("select * from marts.gap_change").df()

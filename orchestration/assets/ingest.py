@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
-from expectations.validate import check_structure
 from ingest.parsed import ParsedFile
 from ingest.reference import load_reference
 from ingest.report import parse_with_reports
@@ -35,6 +34,8 @@ def _timed(timings: dict[str, float], stage: str, fn: Callable) -> Callable:
 
 def check_parsed(parsed: Sequence[ParsedFile], today) -> None:
     """Run the structural suite once over every file that parsed cleanly; its failures refuse the file."""
+    from expectations.validate import check_structure  # lazily: see orchestration/assets/__init__.py
+
     candidates = [p for p in parsed if p.accepted and not p.rows.empty]
     if not candidates:
         return

@@ -7,7 +7,6 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from expectations.validate import check_structure, summarise, validate_quality
 from ingest.reference import load_reference
 from orchestration.assets.ingest import RAW_KEYS
 from orchestration.resources import LanHome
@@ -62,6 +61,8 @@ def data_quality_results(
 ) -> dg.MaterializeResult:
     """Ethnicity completeness and differential completeness of every submission not yet judged at the
     current threshold, validated in one Great Expectations batch; every result is kept."""
+    from expectations.validate import summarise, validate_quality  # lazily: see orchestration/assets/__init__.py
+
     settings = lan.settings
     threshold = settings.completeness_threshold
     with warehouse.get_connection() as con:
@@ -100,6 +101,8 @@ def structure_of_new_rows(warehouse: DuckDBResource, run_id: str) -> dg.AssetChe
 
     A file is identified by its stored name (checksum prefix and name): a corrected file sent under the
     same name is another file, not a repeat of the first one's keys."""
+    from expectations.validate import check_structure  # lazily: see orchestration/assets/__init__.py
+
     with warehouse.get_connection() as con:
         rows = _typed_rows(con.execute(NEW_ROWS, [run_id]).df())
     problems = check_structure(rows, load_reference(), datetime.now(UTC).date()) if not rows.empty else []
