@@ -39,6 +39,12 @@ def home_settings(lan_home: Path) -> dict[str, str]:
     return {k.strip(): v.strip() for k, sep, v in pairs if sep and k.strip().startswith("LAN_") and v.strip()}
 
 
+# DuckDB's memory limit for every connection that writes or checks the warehouse: the pipeline's (the DuckDB
+# resource, ingest, the release) and dbt's (profiles.yml reads the same variable, with this default). DuckDB's own
+# default is 80 % of RAM; beyond the limit it spills to disk (README "Performance").
+DUCKDB_MEMORY_LIMIT = "1GB"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where LAN_HOME is and the programme's configurable choices."""
@@ -53,6 +59,7 @@ class Settings:
     settle_seconds: float = 60.0  # a landing file is taken once it has not changed for this long
     reporting_end: date | None = None  # last month of the reporting window (None: open)
     run_date: date | None = None  # the date overdue returns are judged on (None: today)
+    duckdb_memory_limit: str = DUCKDB_MEMORY_LIMIT
 
     @property
     def today(self) -> date:
@@ -80,6 +87,7 @@ class Settings:
             settle_seconds=float(env.get("LAN_SETTLE_SECONDS", "60")),
             reporting_end=_month(reporting_end) if reporting_end else None,
             run_date=date.fromisoformat(run_date.strip()) if run_date else None,
+            duckdb_memory_limit=env.get("LAN_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT),
         )
 
     @property

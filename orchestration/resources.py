@@ -23,10 +23,13 @@ class LanHome(dg.ConfigurableResource):
 
 
 def build_resources() -> dict:
+    settings = Settings.from_env()
     return {
         "lan": LanHome(lan_home=dg.EnvVar("LAN_HOME")),
         # The working warehouse: only the pipeline opens it, one step at a time (README "Places").
         # The ingest asset, first in every run, creates its folder and the raw tables.
-        "warehouse": DuckDBResource(database=str(Settings.from_env().warehouse)),
+        "warehouse": DuckDBResource(
+            database=str(settings.warehouse), connection_config={"memory_limit": settings.duckdb_memory_limit}
+        ),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     }

@@ -38,8 +38,8 @@ Decisions
   files with fixed options, one thread, so two releases from the same inputs have byte-identical extracts.
 * CSV: UTF-8, header, ``\\n``, minimal quoting; dates and timestamps ISO 8601 (``2024-03-01T09:30:00``); booleans true/false; doubles in the shortest
   text that reads back to the same number (``-0.0`` written ``0.0``); null is an empty field.
-* Memory: the writer's DuckDB connection runs under `MEMORY_LIMIT` (spilling to disk beyond it), and no table
-  is ever held in Python.
+* Memory: the writer's DuckDB connection runs under `memory_limit` (LAN_DUCKDB_MEMORY_LIMIT, spilling to disk
+  beyond it), and no table is ever held in Python.
 * release_id is created_at in UTC as ``YYYY-MM-DDTHH-MM-SSZ`` (sorts by time); ``-02``... if it exists.
 """
 
@@ -59,13 +59,13 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.settings import DUCKDB_MEMORY_LIMIT
 from ingest.store import sha256_of
 from publish.disclosure import DisclosureRule, rule_from_name
 
 __all__ = [
     "FORMAT_VERSION",
     "LATEST",
-    "MEMORY_LIMIT",
     "Release",
     "ReleaseColumn",
     "ReleaseError",
@@ -88,7 +88,6 @@ DICTIONARY = "data_dictionary.csv"
 README = "README.md"
 LATEST = "LATEST"
 HIDDEN_MARK = "*"
-MEMORY_LIMIT = "1GB"
 DICTIONARY_COLUMNS = ["table", "column", "type", "meaning"]
 _ID_FORMAT = "%Y-%m-%dT%H-%M-%SZ"
 _ID_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z(-\d{2})?$")
@@ -357,7 +356,7 @@ def _allocate(dest_root: Path, created_at: datetime) -> tuple[str, Path]:
 # Checking
 
 
-def check_release(release: Path, memory_limit: str = MEMORY_LIMIT) -> list[str]:
+def check_release(release: Path, memory_limit: str = DUCKDB_MEMORY_LIMIT) -> list[str]:
     """The release's own checks; returns the problems found (empty: the release holds)."""
     release = Path(release)
     try:
@@ -568,7 +567,7 @@ def build_release(
     *,
     synthetic: bool = False,
     skip_if_unchanged: bool = True,
-    memory_limit: str = MEMORY_LIMIT,
+    memory_limit: str = DUCKDB_MEMORY_LIMIT,
 ) -> Release:
     """Write, check and publish one release from schema ``release`` of `con` (see the module docstring).
 

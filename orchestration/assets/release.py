@@ -185,6 +185,7 @@ def evaluation_release(
             rule=rule_from_name(settings.disclosure_rule),
             code_version=code_version(),
             synthetic=settings.sample_marker.exists(),
+            memory_limit=settings.duckdb_memory_limit,
         )
     context.log.info(f"Evaluation release: {release.path} ({'new' if release.built else 'unchanged'})")
     tables = read_manifest(release.path)["tables"]
@@ -205,7 +206,7 @@ def evaluation_release(
 )
 def evaluation_release_checks_itself(lan: LanHome) -> dg.AssetCheckResult:
     release = latest_release(lan.settings.evaluation)
-    problems = ["no release"] if release is None else check_release(release)
+    problems = ["no release"] if release is None else check_release(release, lan.settings.duckdb_memory_limit)
     return dg.AssetCheckResult(
         passed=not problems,
         metadata={
