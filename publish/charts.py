@@ -485,8 +485,19 @@ def _slug(value: str) -> str:
     return f"{s}_site" if s.lower() == "index" else s  # never overwrite index.html
 
 
-def _page_key(row_site, row_level) -> str:
-    return str(row_site) if pd.notna(row_site) and str(row_site) != "" else str(row_level)
+def _page_keys(frame: pd.DataFrame) -> pd.Series:
+    """Each row's page: its site_code, or its geography_level when it has none."""
+    site = frame["site_code"].astype("string")
+    return site.where(site.notna() & (site != ""), frame["geography_level"].astype("string")).astype(str)
+
+
+def _chart_orders(frame: pd.DataFrame) -> dict[tuple, np.ndarray]:
+    """For each (page, measure) chart, the positions of its rows in `frame` in ethnic group and month order: one
+    sort for all charts (the order each chart's digest takes its rows in)."""
+    ordered = frame.assign(_position=np.arange(len(frame))).sort_values(
+        ["_page", "measure_code", "ethnic_group", "month_start_date"], kind="stable"
+    )
+    return {k: g["_position"].to_numpy() for k, g in ordered.groupby(["_page", "measure_code"], sort=False)}
 
 
 def _fmt(v, digits: int = 1) -> str:
@@ -589,11 +600,10 @@ def _frame_digest(frame: pd.DataFrame | None, sort: list[str]) -> bytes:
     return pd.util.hash_pandas_object(f.astype(str), index=False).to_numpy().tobytes()
 
 
-def _inputs_key(chart: _Chart, rows: pd.DataFrame, row_hashes: np.ndarray) -> str:
-    """sha256 of everything the chart and its summary table are made from: its rows (each row's 64-bit pandas hash,
-    in ethnic group and month order), its gap rows, its changes, the columns, title, unit, programme start and
-    versions."""
-    order = rows.sort_values(["ethnic_group", "month_start_date"], kind="stable")["_row"].to_numpy()
+def _inputs_key(chart: _Chart, row_hashes: bytes, ratio_hashes: bytes) -> str:
+    """sha256 of everything the chart and its summary table are made from: its rows and its gap rows (each row's
+    64-bit pandas hash, in ethnic group and month order), its changes, the columns, title, unit, programme start
+    and versions."""
     digest = hashlib.sha256(
         json.dumps(
             [
@@ -607,8 +617,8 @@ def _inputs_key(chart: _Chart, rows: pd.DataFrame, row_hashes: np.ndarray) -> st
             ]
         ).encode()
     )
-    digest.update(row_hashes[order].tobytes())
-    digest.update(_frame_digest(chart.ratios, ["ethnic_group", "month_start_date"]))
+    digest.update(row_hashes)
+    digest.update(ratio_hashes)
     digest.update(_frame_digest(chart.changes, ["number"]))
     return digest.hexdigest()
 
@@ -727,7 +737,7 @@ def _status_html(status: pd.DataFrame | None) -> str:
     columns = [c for c in columns if c[0] in s.columns]
     head = "<tr><th>Month</th>" + "".join(f"<th>{h}</th>" for _, h, _ in columns) + "</tr>"
     rows = []
-    for _, r in s.iterrows():
+    for r in s.to_dict("records"):
         cells = [f"<td>{html.escape(_month(r['month_start_date']))}</td>"]
         for col, _, show in columns:
             v = r[col]
@@ -747,18 +757,17 @@ def _latest_signals(site_pts: pd.DataFrame) -> tuple[str, str]:
     months = pd.to_datetime(with_data["month_start_date"])
     period = f"{months.min():%b %Y} to {months.max():%b %Y}"
     latest = with_data[months == months.max()]
+    signals = {
+        "outside limits": "sigma_signal",
+        "shift": "ihi_shift",
+        "trend": "ihi_trend",
+        "astronomical": "ihi_astronomical",
+    }
+    flags = pd.DataFrame({label: _flag(latest, col) for label, col in signals.items()})
+    flags[["measure_code", "ethnic_group"]] = latest[["measure_code", "ethnic_group"]]
     items = []
-    for (measure, group), g in latest.groupby(["measure_code", "ethnic_group"], sort=True):
-        what = [
-            label
-            for col, label in (
-                ("sigma_signal", "outside limits"),
-                ("ihi_shift", "shift"),
-                ("ihi_trend", "trend"),
-                ("ihi_astronomical", "astronomical"),
-            )
-            if _flag(g, col).any()
-        ]
+    for (measure, group), seen in flags.groupby(["measure_code", "ethnic_group"], sort=True).any().iterrows():
+        what = [label for label in signals if seen[label]]
         if what:
             items.append(f"{html.escape(str(measure))} &middot; {html.escape(str(group))}: {', '.join(what)}")
     runs = site_pts[_flag(site_pts, "runs_signal")].drop_duplicates(["measure_code", "ethnic_group"])
@@ -804,16 +813,21 @@ def write_site_pages(
     )
     wanted = [c for c in _CHART_COLUMNS if c in points.columns] + ["site_code", "geography_level", "measure_code"]
     pts = points[wanted].copy()
-    pts["_page"] = [_page_key(s, lvl) for s, lvl in zip(pts["site_code"], pts["geography_level"])]
+    pts["_page"] = _page_keys(pts)
     drawn_columns = [c for c in _CHART_COLUMNS if c in pts.columns]
+    # Each row hashed once, each chart's rows ordered by one sort: a chart's digest is then a slice (README
+    # "Performance": hashing chart by chart took 8 s of every run at 130 sites).
     row_hashes = pd.util.hash_pandas_object(pts[drawn_columns], index=False).to_numpy()
-    pts["_row"] = np.arange(len(pts))
+    chart_orders = _chart_orders(pts)
     by_page = dict(iter(pts.groupby("_page", sort=False, dropna=False)))
     ratio_groups: dict = {}
+    ratio_digests: dict = {}
     if ratios is not None and len(ratios):
-        r = ratios.copy()
-        r["_page"] = [_page_key(s, lvl) for s, lvl in zip(r["site_code"], r["geography_level"])]
-        ratio_groups = {k: g[_RATIO_COLUMNS] for k, g in r.groupby(["_page", "measure_code"], sort=False)}
+        r = ratios.assign(_page=_page_keys(ratios))
+        ratio_hashes = pd.util.hash_pandas_object(r[_RATIO_COLUMNS], index=False).to_numpy()
+        for k, order in _chart_orders(r).items():
+            ratio_groups[k] = r[_RATIO_COLUMNS].iloc[order]
+            ratio_digests[k] = ratio_hashes[order].tobytes()
     report_groups: dict = {}
     if reports is not None and len(reports):
         report_groups = {str(k): g for k, g in reports.groupby("site_code", sort=False)}
@@ -855,7 +869,9 @@ def write_site_pages(
                 ratios=ratio_groups.get((page, measure)),
                 changes=changes,
             )
-            chart.key = _inputs_key(chart, rows, row_hashes)
+            chart.key = _inputs_key(
+                chart, row_hashes[chart_orders[(page, measure)]].tobytes(), ratio_digests.get((page, measure), b"")
+            )
             chart.summary = _cached_summary(chart)
             charts.append(chart)
             page_charts[page].append(chart)

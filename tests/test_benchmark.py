@@ -165,6 +165,34 @@ def test_charts_are_drawn_again_only_when_their_data_change(tmp_path):
     assert stats["charts_drawn"] == 4  # the programme start is part of every chart
 
 
+def test_a_chart_is_drawn_again_when_its_gap_rows_change_and_not_when_they_come_in_another_order(tmp_path):
+    from datetime import date
+
+    import pandas as pd
+
+    from publish.charts import write_site_pages
+
+    points = _chart_points(2, ("PPH1500", "MHBOOK"))
+    measures = pd.DataFrame({"measure_code": ["PPH1500", "MHBOOK"], "measure_name": ["PPH", "MH"]})
+    gap = points[points["ethnic_group"] != "White"][["geography_level", "site_code", "measure_code"]].copy()
+    gap[["ethnic_group", "month_start_date"]] = points.loc[gap.index, ["ethnic_group", "month_start_date"]]
+    gap["rate_ratio"], gap["rate_ratio_lower_95"], gap["rate_ratio_upper_95"] = 1.2, 0.9, 1.6
+    start, stats = date(2024, 1, 1), {}
+    write_site_pages(points, measures, tmp_path, start, ratios=gap, workers=1, stats=stats)
+    assert stats == {"charts_drawn": 4, "charts_unchanged": 0}
+
+    write_site_pages(points, measures, tmp_path, start, ratios=gap.iloc[::-1], workers=1, stats=stats)
+    assert stats == {"charts_drawn": 0, "charts_unchanged": 4}
+
+    changed = gap.copy()
+    one = changed.index[(changed["site_code"] == "S001") & (changed["measure_code"] == "MHBOOK")][5]
+    changed.loc[one, "rate_ratio_upper_95"] = 1.7
+    before = (tmp_path / "S002" / "MHBOOK.png").stat().st_mtime_ns
+    write_site_pages(points, measures, tmp_path, start, ratios=changed, workers=1, stats=stats)
+    assert stats == {"charts_drawn": 1, "charts_unchanged": 3}
+    assert (tmp_path / "S002" / "MHBOOK.png").stat().st_mtime_ns == before
+
+
 def test_charts_drawn_in_a_pool_are_the_same_pictures(tmp_path):
     from datetime import date
 
