@@ -29,7 +29,8 @@ ENV_VAR = re.compile(r"env_var\(\s*['\"](\w+)['\"]")
 
 def project_fingerprint(project_dir: Path) -> str:
     """sha256 of what `dbt parse` reads: every file of the project but hidden and generated ones (path and bytes),
-    the versions of dbt-core and dbt-duckdb, and the value of every environment variable the project's files name."""
+    the versions of dbt-core and dbt-duckdb, and the value of every environment variable the project's files name
+    (profiles.yml's, where the warehouse is and DuckDB's memory, change the connection, not the manifest)."""
     digest = hashlib.sha256()
     names: set[str] = set()
     for path in sorted(project_dir.rglob("*")):
@@ -38,7 +39,8 @@ def project_fingerprint(project_dir: Path) -> str:
             continue
         data = path.read_bytes()
         digest.update(f"{relative.as_posix()}\0{len(data)}\0".encode() + data)
-        names.update(ENV_VAR.findall(data.decode("utf-8", errors="replace")))
+        if relative.name != "profiles.yml":  # the connection's settings: the same manifest whatever they are
+            names.update(ENV_VAR.findall(data.decode("utf-8", errors="replace")))
     versions = {package: version(package) for package in ("dbt-core", "dbt-duckdb")}
     settings = {name: os.environ.get(name) for name in sorted(names)}
     digest.update(json.dumps([versions, settings], sort_keys=True).encode())

@@ -52,6 +52,7 @@ def test_the_fingerprint_ignores_what_dbt_writes_and_follows_settings_the_projec
     (project.project_dir / "logs").mkdir(exist_ok=True)
     (project.project_dir / "logs" / "dbt.log").write_text("log")
     monkeypatch.setenv("LAN_NOT_NAMED_BY_THE_PROJECT", "x")
+    monkeypatch.setenv("LAN_HOME", str(project.project_dir / "another_home"))  # profiles.yml's: not the manifest's
     assert project_fingerprint(project.project_dir) == before
     monkeypatch.setenv("LAN_DISCLOSURE_RULE", "hes")
     assert project_fingerprint(project.project_dir) != before
