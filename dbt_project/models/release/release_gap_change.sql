@@ -1,20 +1,15 @@
 {{ config(alias='gap_change') }}
 
 -- Did the gap narrow? in the evaluation release: gap_change computed by the same macro (gap_change_rows) from the
--- released gap_metrics, whose period statistics are already computed from the rounded counts; so every statistic,
--- the site-adjusted (Mantel-Haenszel) ones included, comes from rounded counts. The counts shown are gap_change's
--- own, rounded. (The macro's line carries "noqa: PRS", as in marts.gap_change.)
+-- released gap_metrics' rounded counts and the period statistics already recomputed from them
+-- (int_gap_metrics_rounded, which release_gap_metrics shows); so every statistic, the site-adjusted
+-- (Mantel-Haenszel) ones included, comes from rounded counts. The counts shown are gap_change's own, rounded.
+-- (The macro's line carries "noqa: PRS", as in marts.gap_change.)
 with
 
-release_gap_metrics as (
+gap_metrics_rounded as (
 
-    select * from {{ ref('release_gap_metrics') }}
-
-),
-
-gap_metrics as (
-
-    select * from {{ ref('gap_metrics') }}
+    select * from {{ ref('int_gap_metrics_rounded') }}
 
 ),
 
@@ -24,25 +19,18 @@ gap_change as (
 
 ),
 
--- the released rows with each count as the statistics used it (1 to 7: 5 for msds, null for hes), not as shown
+-- under gap_metrics' column names, which gap_change_rows reads: each count as the period statistics used it (1 to
+-- 7: 5 for msds, null for hes), not as shown, so that the site-adjusted (Mantel-Haenszel) sums use the same values
 rounded_gap_metrics as (
 
     select
-        release_gap_metrics.* replace (
-            {{ disclosure_count('gap_metrics.numerator') }} as numerator,
-            {{ disclosure_count('gap_metrics.denominator') }} as denominator,
-            {{ disclosure_count('gap_metrics.reference_numerator') }} as reference_numerator,
-            {{ disclosure_count('gap_metrics.reference_denominator') }} as reference_denominator
+        * replace (
+            working_numerator as numerator,
+            working_denominator as denominator,
+            working_reference_numerator as reference_numerator,
+            working_reference_denominator as reference_denominator
         )
-    from release_gap_metrics
-    inner join gap_metrics
-        on
-            release_gap_metrics.geography_level = gap_metrics.geography_level
-            and release_gap_metrics.site_code = gap_metrics.site_code
-            and release_gap_metrics.measure_code = gap_metrics.measure_code
-            and release_gap_metrics.period_type = gap_metrics.period_type
-            and release_gap_metrics.period_label = gap_metrics.period_label
-            and release_gap_metrics.ethnic_group = gap_metrics.ethnic_group
+    from gap_metrics_rounded
 
 ),
 
