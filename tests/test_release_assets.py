@@ -40,7 +40,7 @@ def test_release_assets_wait_for_what_they_publish(assets):
 
     assert {"gap_metrics", "fct_measure_monthly", "run_chart_points"} <= parents("published_warehouse")
     # the released gap tables read gap_metrics through the one model of their working counts (not released)
-    assert "gap_metrics" in parents("int_gap_metrics_rounded")  # the Python table, not a dangling source
+    assert "gap_metrics" in parents("int_gap_metrics_rounded")  # the dbt model, not a dangling source
     assert parents("release_gap_metrics") == {"int_gap_metrics_rounded"}
     assert parents("release_gap_change") == {"int_gap_metrics_rounded", "gap_change"}
     assert {"release_gap_metrics", "release_fct_measure_monthly"} <= parents("evaluation_release")
