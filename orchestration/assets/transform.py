@@ -1,15 +1,18 @@
 """Transform: the dbt project (staging -> intermediate -> marts) as Dagster assets."""
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, TypeVar
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets, get_asset_key_for_model
+from dagster_dbt.core.dbt_event_iterator import DbtEventIterator
 
 from ingest.settings import Settings
 from orchestration.project import dbt_project
 from orchestration.resources import LanHome
+
+T = TypeVar("T")
 
 
 class LanDbtTranslator(DagsterDbtTranslator):
@@ -42,12 +45,28 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome,
     target = lan.settings.lan_home / "dbt" / folder
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(due_date_vars(lan.settings))]
     try:
+        invocation = dbt.cli(args, context=context, target_path=target)
+        # All of dbt's events first, as dagster-dbt itself does on DuckDB (the column queries need dbt's lock on the
+        # warehouse released), but here in this thread: in dagster-dbt that wait is a loop on Future.done() that
+        # keeps a core busy for the whole of dbt build, on a 2-core machine half of what dbt's two threads need.
+        events, failure = _drain(invocation.stream())
         # Column schemas (names, types) for the UI; lineage off: sqlglot cannot resolve every compiled model.
-        yield from (
-            dbt.cli(args, context=context, target_path=target).stream().fetch_column_metadata(with_column_lineage=False)
-        )
+        yield from DbtEventIterator(iter(events), invocation).fetch_column_metadata(with_column_lineage=False)
+        if failure is not None:
+            raise failure  # after the events of what did build, as dagster-dbt raises it
     finally:
         _close_dbt_duckdb()
+
+
+def _drain(events: Iterator[T]) -> tuple[list[T], Exception | None]:
+    """Every item of `events`, and the exception that ended it early (None when it ran to its end)."""
+    drained: list[T] = []
+    try:
+        for event in events:
+            drained.append(event)
+    except Exception as failure:
+        return drained, failure
+    return drained, None
 
 
 def due_date_vars(settings: Settings) -> dict[str, str]:
