@@ -38,8 +38,9 @@ Decisions
   files with fixed options, one thread, so two releases from the same inputs have byte-identical extracts.
 * CSV: UTF-8, header, ``\\n``, minimal quoting; dates and timestamps ISO 8601 (``2024-03-01T09:30:00``); booleans true/false; doubles in the shortest
   text that reads back to the same number (``-0.0`` written ``0.0``); null is an empty field.
-* Memory: the writer's DuckDB connection runs under `memory_limit` (LAN_DUCKDB_MEMORY_LIMIT, spilling to disk
-  beyond it), and no table is ever held in Python.
+* Memory: the writer's DuckDB connection is the caller's, under the caller's memory limit (the pipeline's DuckDB
+  resource: LAN_DUCKDB_MEMORY_LIMIT); the check's own connection runs under `memory_limit`. No table is ever held
+  in Python.
 * release_id is created_at in UTC as ``YYYY-MM-DDTHH-MM-SSZ`` (sorts by time); ``-02``... if it exists.
 """
 
@@ -572,14 +573,14 @@ def build_release(
     """Write, check and publish one release from schema ``release`` of `con` (see the module docstring).
 
     manifest: the dbt manifest (which models are released, their keys and descriptions). rule: the rule the
-    release models were built with (recorded, and checked against the models' own). Raises ReleaseError,
-    leaving nothing behind, if anything fails."""
+    release models were built with (recorded, and checked against the models' own). memory_limit: the check's
+    own connection's (check_release); `con` keeps the one it was opened with. Raises ReleaseError, leaving
+    nothing behind, if anything fails."""
     rule = rule_from_name(rule)
     dest_root = Path(dest_root)
     tables = release_tables(manifest)
     if not tables:
         raise ReleaseError(f"no dbt model in schema {SCHEMA}: nothing to release")
-    con.execute(f"set memory_limit = {_sql_text(memory_limit)}")
     submissions = _submissions(con)
     digest, rows = inputs_hash(con, tables, rule, submissions)
     latest = latest_release(dest_root)
