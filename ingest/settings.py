@@ -62,6 +62,11 @@ class Settings:
     duckdb_memory_limit: str = DUCKDB_MEMORY_LIMIT
 
     @property
+    def duckdb_config(self) -> dict[str, str]:
+        """The configuration of every DuckDB connection to the warehouse (DUCKDB_MEMORY_LIMIT)."""
+        return {"memory_limit": self.duckdb_memory_limit}
+
+    @property
     def today(self) -> date:
         """The run's date: LAN_RUN_DATE when set (tests), else today."""
         return self.run_date or date.today()

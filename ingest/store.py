@@ -182,7 +182,7 @@ def list_landing(landing: Path) -> list[LandingFile]:
 
 def connect_warehouse(settings: Settings) -> duckdb.DuckDBPyConnection:
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(settings.warehouse), config={"memory_limit": settings.duckdb_memory_limit})
+    con = duckdb.connect(str(settings.warehouse), config=settings.duckdb_config)
     con.execute(RAW_DDL)
     con.execute(report_store.REPORT_DDL)
     return con

@@ -28,8 +28,6 @@ def build_resources() -> dict:
         "lan": LanHome(lan_home=dg.EnvVar("LAN_HOME")),
         # The working warehouse: only the pipeline opens it, one step at a time (README "Places").
         # The ingest asset, first in every run, creates its folder and the raw tables.
-        "warehouse": DuckDBResource(
-            database=str(settings.warehouse), connection_config={"memory_limit": settings.duckdb_memory_limit}
-        ),
+        "warehouse": DuckDBResource(database=str(settings.warehouse), connection_config=settings.duckdb_config),
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     }
