@@ -748,6 +748,15 @@ def _status_html(status: pd.DataFrame | None) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+# The point signals the index names for each series' latest month: label -> run_chart_points column.
+_POINT_SIGNALS = {
+    "outside limits": "sigma_signal",
+    "shift": "ihi_shift",
+    "trend": "ihi_trend",
+    "astronomical": "ihi_astronomical",
+}
+
+
 def _latest_signals(site_pts: pd.DataFrame) -> tuple[str, str]:
     """(data period, latest month's signals) of one page's group-rate series, as HTML."""
     site_pts = _rate_points(site_pts)
@@ -757,17 +766,11 @@ def _latest_signals(site_pts: pd.DataFrame) -> tuple[str, str]:
     months = pd.to_datetime(with_data["month_start_date"])
     period = f"{months.min():%b %Y} to {months.max():%b %Y}"
     latest = with_data[months == months.max()]
-    signals = {
-        "outside limits": "sigma_signal",
-        "shift": "ihi_shift",
-        "trend": "ihi_trend",
-        "astronomical": "ihi_astronomical",
-    }
-    flags = pd.DataFrame({label: _flag(latest, col) for label, col in signals.items()})
+    flags = pd.DataFrame({label: _flag(latest, col) for label, col in _POINT_SIGNALS.items()})
     flags[["measure_code", "ethnic_group"]] = latest[["measure_code", "ethnic_group"]]
     items = []
     for (measure, group), seen in flags.groupby(["measure_code", "ethnic_group"], sort=True).any().iterrows():
-        what = [label for label in signals if seen[label]]
+        what = [label for label in _POINT_SIGNALS if seen[label]]
         if what:
             items.append(f"{html.escape(str(measure))} &middot; {html.escape(str(group))}: {', '.join(what)}")
     runs = site_pts[_flag(site_pts, "runs_signal")].drop_duplicates(["measure_code", "ethnic_group"])
@@ -824,9 +827,10 @@ def write_site_pages(
     ratio_digests: dict = {}
     if ratios is not None and len(ratios):
         r = ratios.assign(_page=_page_keys(ratios))
-        ratio_hashes = pd.util.hash_pandas_object(r[_RATIO_COLUMNS], index=False).to_numpy()
+        drawn_ratios = r[_RATIO_COLUMNS]
+        ratio_hashes = pd.util.hash_pandas_object(drawn_ratios, index=False).to_numpy()
         for k, order in _chart_orders(r).items():
-            ratio_groups[k] = r[_RATIO_COLUMNS].iloc[order]
+            ratio_groups[k] = drawn_ratios.iloc[order]
             ratio_digests[k] = ratio_hashes[order].tobytes()
     report_groups: dict = {}
     if reports is not None and len(reports):
