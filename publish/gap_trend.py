@@ -8,7 +8,7 @@ ethnic group, on the monthly counts of the group (G = 1) and of the reference gr
 with offset ln(denominator), t = months since the first month in the model, P = 1 from the programme start,
 s = months since the programme start (0 before it). Fitted by maximum likelihood with statsmodels' GLM
 (Poisson family, log link; IRLS) and standard errors scaled by the Pearson dispersion chi2 / (n - p)
-(R's quasipoisson). Published: exp(12 b3), exp(b5), exp(12 b7) with Wald 95 % intervals, and exp(b1), the modelled
+(R's quasipoisson); the LAN's by the same IRLS with the site terms absorbed (fit_glm_absorbed). Published: exp(12 b3), exp(b5), exp(12 b7) with Wald 95 % intervals, and exp(b1), the modelled
 gap in the first month, so that the fitted gap exp(b1 + b3 t + b5 P + b7 P s) can be drawn.
 
 A row whose denominator is 0 is left out. No model is fitted with fewer than 6 months on either side of the
@@ -42,6 +42,7 @@ __all__ = [
     "GlmFit",
     "comparative_design",
     "fit_glm",
+    "fit_glm_absorbed",
     "fit_gap_trend",
     "fit_gap_trends",
     "input_hash",
@@ -50,6 +51,11 @@ __all__ = [
 
 Z_95 = float(stats.norm.ppf(0.975))  # 1.959963984540054
 MIN_MONTHS_EACH_SIDE = 6
+#: IRLS as R's glm.fit runs it (statsmodels' arguments for it).
+MAX_ITERATIONS, ATOL, RTOL = 25, 1e-9, 1e-8
+NOT_CONVERGED = f"the fit did not converge in {MAX_ITERATIONS} iterations"
+NOT_FULL_RANK = "the design is not of full rank (a term is constant or collinear)"
+PERFECT_SEPARATION = "Perfect separation or prediction detected, parameter may not be identified"
 TERMS = ["const", "G", "t", "G:t", "P", "G:P", "P:s", "G:P:s"]
 #: Published quantity -> (model term, months it is scaled by).
 QUANTITIES = {
@@ -115,23 +121,93 @@ def fit_glm(y: np.ndarray, design: pd.DataFrame, offset: np.ndarray, quasi: bool
         return GlmFit(n_observations=n, note=f"too few observations for the model ({n} rows, {p} terms)")
     x = design.to_numpy(dtype=float)
     if np.linalg.matrix_rank(x.T @ x, hermitian=True) < p:  # on the p x p Gram matrix: cheap for the LAN's many rows
-        return GlmFit(n_observations=n, note="the design is not of full rank (a term is constant or collinear)")
+        return GlmFit(n_observations=n, note=NOT_FULL_RANK)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # perfect separation and convergence warnings become failures
             model = sm.GLM(y, design, family=_PoissonStartedAsR(), offset=offset)
-            result = model.fit(scale=1.0, maxiter=25, tol=1e-8, atol=1e-9, rtol=1e-8)
+            result = model.fit(scale=1.0, maxiter=MAX_ITERATIONS, tol=1e-8, atol=ATOL, rtol=RTOL)
     except Exception as exc:  # noqa: BLE001 - a model that cannot be fitted is a fact to report, not a crash
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return GlmFit(n_observations=n, converged=False, note=f"the model could not be fitted: {reason}"[:300])
+        return _not_fitted(n, exc)
     if not result.converged:
-        return GlmFit(n_observations=n, converged=False, note="the fit did not converge in 25 iterations")
-    params = pd.Series(np.asarray(result.params), index=design.columns)
-    if quasi:
-        dispersion = float(np.sum(model.weights * result.resid_working**2) / result.df_resid)
-    else:
-        dispersion = 1.0
-    bse = pd.Series(np.sqrt(dispersion * np.diag(result.normalized_cov_params)), index=design.columns)
+        return GlmFit(n_observations=n, converged=False, note=NOT_CONVERGED)
+    dispersion = float(np.sum(model.weights * result.resid_working**2) / result.df_resid) if quasi else 1.0
+    return _estimates(design.columns, result.params, result.normalized_cov_params, dispersion, n)
+
+
+def fit_glm_absorbed(
+    y: np.ndarray, design: pd.DataFrame, groups: pd.Series, offset: np.ndarray, quasi: bool = True
+) -> GlmFit:
+    """fit_glm with one intercept per group absorbed instead of estimated: the LAN model's site terms.
+
+    `design` holds the other terms, without a constant. Each IRLS step is fit_glm's weighted least squares on
+    the design plus one indicator per group, solved as Frisch-Waugh-Lovell solves it: the working response and
+    the design less their weighted group means give the coefficients, the group means of what is left the
+    intercepts. The coefficients, their covariance, the dispersion (over n - terms - groups) and the stopping
+    rule are fit_glm's on the full design, to rounding (tests/test_gap_change.py holds them to 1e-9); a step
+    solves a least squares on the design's seven columns instead of one more column per site, which made the
+    LAN's fits 40 times slower. statsmodels has no absorbed fixed effects for a GLM; its Poisson family gives
+    the link, the weights, the deviance and R's starting values here, as it does for fit_glm."""
+    codes = pd.factorize(groups, sort=True)[0]
+    n_groups, (n, k) = int(codes.max()) + 1, design.shape
+    if n <= k + n_groups:
+        return GlmFit(n_observations=n, note=f"too few observations for the model ({n} rows, {k + n_groups} terms)")
+    x = design.to_numpy(dtype=float)
+    plain = _less_group_means(x, codes, np.ones(n))
+    if np.linalg.matrix_rank(plain.T @ plain, hermitian=True) < k:
+        return GlmFit(n_observations=n, note=NOT_FULL_RANK)
+    family = _PoissonStartedAsR()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # as fit_glm: overflow and the like become failures
+            mu = family.starting_mu(y)
+            lin_pred, deviance = family.predict(mu), family.deviance(y, mu)
+            for _ in range(MAX_ITERATIONS):
+                weights = family.weights(mu)
+                working = lin_pred + family.link.deriv(mu) * (y - mu) - offset
+                root, within = np.sqrt(weights), _less_group_means(x, codes, weights)
+                beta = np.linalg.lstsq(root[:, None] * within, root * _less_group_means(working, codes, weights), None)[
+                    0
+                ]
+                level = _group_means(working - x @ beta, codes, weights)
+                lin_pred = x @ beta + level[codes] + offset
+                mu = family.fitted(lin_pred)
+                if np.allclose(mu - y, 0):
+                    raise ValueError(PERFECT_SEPARATION)  # statsmodels' warning, which fit_glm turns into an error
+                previous, deviance = deviance, family.deviance(y, mu)
+                if np.allclose(previous, deviance, atol=ATOL, rtol=RTOL):  # statsmodels' test, in its order
+                    break
+            else:
+                return GlmFit(n_observations=n, converged=False, note=NOT_CONVERGED)
+            whitened = np.linalg.pinv(root[:, None] * within)  # as statsmodels' last weighted least squares
+            resid_working = family.link.deriv(mu) * (y - mu)
+            dispersion = float(np.sum(weights * resid_working**2) / (n - k - n_groups)) if quasi else 1.0
+    except Exception as exc:  # noqa: BLE001 - as fit_glm
+        return _not_fitted(n, exc)
+    return _estimates(design.columns, beta, whitened @ whitened.T, dispersion, n)
+
+
+def _group_means(values: np.ndarray, codes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted mean of `values` (n, or n x k) in each group."""
+    totals = np.bincount(codes, weights=weights)
+    if values.ndim == 1:
+        return np.bincount(codes, weights=weights * values) / totals
+    return np.column_stack([np.bincount(codes, weights=weights * column) for column in values.T]) / totals[:, None]
+
+
+def _less_group_means(values: np.ndarray, codes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    return values - _group_means(values, codes, weights)[codes]
+
+
+def _not_fitted(n: int, exc: Exception) -> GlmFit:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return GlmFit(n_observations=n, converged=False, note=f"the model could not be fitted: {reason}"[:300])
+
+
+def _estimates(terms: pd.Index, params, normalized_cov: np.ndarray, dispersion: float, n: int) -> GlmFit:
+    """A converged fit's estimates, standard errors scaled by the dispersion; a note if any is not finite."""
+    params = pd.Series(np.asarray(params), index=terms)
+    bse = pd.Series(np.sqrt(dispersion * np.diag(normalized_cov)), index=terms)
     if not (np.isfinite(params).all() and np.isfinite(bse).all() and np.isfinite(dispersion)):
         return GlmFit(n_observations=n, converged=True, note="the fit gave a non-finite estimate")
     return GlmFit(params=params, bse=bse, dispersion=dispersion, n_observations=n, converged=True)
@@ -147,12 +223,27 @@ def comparative_design(rows: pd.DataFrame, start_index: int) -> pd.DataFrame:
     """The interface's design matrix for rows with columns month_index, G (0/1) and, for the LAN, site_code.
 
     t counts months from the first month in `rows`; P = 1 from `start_index` on; s = months since it
-    (0 before); one indicator per site but the first (in code order) when there are several sites."""
+    (0 before); one indicator per site but the first (in code order) when there are several sites. (The LAN's
+    fit absorbs the site terms rather than estimate them from these indicators: fit_glm_absorbed.)"""
+    design = _comparative_terms(rows, start_index)
+    if _sites(rows) > 1:
+        sites = sorted(rows["site_code"].unique())[1:]
+        terms = {f"site[{site}]": (rows["site_code"] == site).astype(float) for site in sites}
+        design = pd.concat([design, pd.DataFrame(terms, index=rows.index)], axis=1)
+    return design
+
+
+def _sites(rows: pd.DataFrame) -> int:
+    return rows["site_code"].nunique() if "site_code" in rows else 1
+
+
+def _comparative_terms(rows: pd.DataFrame, start_index: int) -> pd.DataFrame:
+    """The design's terms but the site indicators."""
     t = rows["month_index"] - rows["month_index"].min()
     g = rows["G"].astype(float)
     p = (rows["month_index"] >= start_index).astype(float)
     s = (rows["month_index"] - start_index).clip(lower=0).astype(float) * p
-    design = pd.DataFrame(
+    return pd.DataFrame(
         {
             "const": 1.0,
             "G": g,
@@ -165,11 +256,6 @@ def comparative_design(rows: pd.DataFrame, start_index: int) -> pd.DataFrame:
         },
         index=rows.index,
     )
-    if "site_code" in rows and rows["site_code"].nunique() > 1:
-        sites = sorted(rows["site_code"].unique())[1:]
-        terms = {f"site[{site}]": (rows["site_code"] == site).astype(float) for site in sites}
-        design = pd.concat([design, pd.DataFrame(terms, index=rows.index)], axis=1)
-    return design
 
 
 def _null_estimates() -> dict:
@@ -206,8 +292,13 @@ def fit_gap_trend(rows: pd.DataFrame, start_index: int) -> dict:
             if events.get((g, when), 0) <= 0:
                 out["fit_note"] = f"not fitted: no events in {who} {when} the programme start (infinite estimate)"
                 return out | {"fit": GlmFit(n_observations=len(rows), note=out["fit_note"])}
-    design = comparative_design(rows, start_index)
-    fit = fit_glm(rows["events"].to_numpy(dtype=float), design, np.log(rows["denominator"].to_numpy(dtype=float)))
+    events, offset = rows["events"].to_numpy(dtype=float), np.log(rows["denominator"].to_numpy(dtype=float))
+    if _sites(rows) > 1:
+        fit = fit_glm_absorbed(
+            events, _comparative_terms(rows, start_index).drop(columns="const"), rows["site_code"], offset
+        )
+    else:
+        fit = fit_glm(events, comparative_design(rows, start_index), offset)
     out["converged"] = fit.converged
     if not fit.fitted:
         out["fit_note"] = fit.note

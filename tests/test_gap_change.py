@@ -21,7 +21,14 @@ from publish.gap_change_page import (
     site_strips,
     write_gap_change_page,
 )
-from publish.gap_trend import comparative_design, fit_gap_trend, fit_gap_trends, month_index
+from publish.gap_trend import (
+    comparative_design,
+    fit_gap_trend,
+    fit_gap_trends,
+    fit_glm,
+    fit_glm_absorbed,
+    month_index,
+)
 
 START = 24  # month index of the programme start in the synthetic series below
 
@@ -84,6 +91,50 @@ def test_lan_model_has_one_term_per_site_but_the_first():
     assert list(design.columns[:8]) == ["const", "G", "t", "G:t", "P", "G:P", "P:s", "G:P:s"]
     assert design["t"].min() == 0 and design.loc[rows["month_index"] == START, "P:s"].eq(0).all()
     assert design.loc[rows["month_index"] == START + 5, "P:s"].eq(5).all()
+
+
+def _lan_series(n_sites: int = 9, seed: int = 7) -> pd.DataFrame:
+    """series() at several sites, each with a rate of its own and a few months without births."""
+    rng = np.random.default_rng(seed)
+    rows = series(sites=tuple(f"S{i}" for i in range(n_sites)), seed=seed)
+    level = rows["site_code"].str[1:].astype(int).map(lambda i: 0.6 + 0.2 * i)
+    rows["events"] = rng.poisson(level * np.where(rows["G"] == 1, 0.075, 0.05) * rows["denominator"])
+    rows.loc[rows.sample(5, random_state=seed).index, ["events", "denominator"]] = 0
+    return rows
+
+
+def test_lan_fit_absorbs_the_site_terms_and_equals_statsmodels_with_them():
+    """The LAN's fit (site terms absorbed) against statsmodels' GLM on the full design with one indicator per
+    site: every coefficient, standard error and the dispersion to 1e-9."""
+    rows = _lan_series()
+    fitted = fit_gap_trend(rows, START)
+    absorbed = fitted["fit"]
+    kept = rows[rows["denominator"] > 0].sort_values(["site_code", "month_index", "G"])
+    full = fit_glm(kept["events"].to_numpy(float), comparative_design(kept, START), np.log(kept["denominator"]))
+    assert absorbed.fitted and full.fitted and absorbed.converged
+    assert list(absorbed.params.index) == ["G", "t", "G:t", "P", "G:P", "P:s", "G:P:s"]
+    for term in absorbed.params.index:
+        assert absorbed.params[term] == pytest.approx(full.params[term], rel=1e-9, abs=1e-12), term
+        assert absorbed.bse[term] == pytest.approx(full.bse[term], rel=1e-9), term
+    assert absorbed.dispersion == pytest.approx(full.dispersion, rel=1e-9)
+    assert absorbed.n_observations == full.n_observations == len(rows) - 5
+
+
+def test_lan_fit_says_why_when_a_term_is_one_of_the_site_terms():
+    """Each site reporting only before or only after the start: P is then a site term, as the full design says."""
+    rows = _lan_series(4)
+    rows = rows[(rows["site_code"].isin(["S0", "S1"])) == (rows["month_index"] < START)]
+    kept = rows[rows["denominator"] > 0].sort_values(["site_code", "month_index", "G"])
+    full = fit_glm(kept["events"].to_numpy(float), comparative_design(kept, START), np.log(kept["denominator"]))
+    absorbed = fit_glm_absorbed(
+        kept["events"].to_numpy(float),
+        comparative_design(kept, START).iloc[:, 1:8],
+        kept["site_code"],
+        np.log(kept["denominator"]),
+    )
+    assert absorbed.note == full.note == "the design is not of full rank (a term is constant or collinear)"
+    fitted = fit_gap_trend(rows, START)
+    assert fitted["fit_note"] == absorbed.note and fitted["gap_level_change"] is None
 
 
 def test_every_geography_and_group_gets_a_row_with_no_nan_or_inf():
