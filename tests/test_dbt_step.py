@@ -52,3 +52,25 @@ def test_a_failing_data_test_fails_the_step_after_the_models_that_built(built_ho
     built = {m.asset_key: m.materialization for m in result.get_asset_materialization_events()}
     assert set(built) == {model_key(name) for name in succeeded}  # every model dbt built is reported
     assert all("dagster/column_schema" in m.metadata for m in built.values())
+
+
+def test_the_dbt_resource_knows_the_version_of_its_dbt_without_starting_it(monkeypatch):
+    """The pipeline's dbt resource gives dagster-dbt the installed dbt-core's version instead of running
+    `dbt --version`; that is the version of the dbt it runs."""
+    import subprocess
+
+    import dagster_dbt.core.resource as dbt_resource
+
+    from orchestration.project import DBT_EXECUTABLE
+    from orchestration.resources import build_resources
+
+    printed = subprocess.run([DBT_EXECUTABLE, "--version"], capture_output=True, text=True, check=True).stdout
+    core = next(line for line in printed.splitlines() if "installed:" in line).split(":")[1].strip()
+
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError(f"started {args}")
+
+    monkeypatch.setattr(dbt_resource, "check_output", no_subprocess)
+    resource = build_resources()["dbt"]
+    assert resource.dbt_executable == DBT_EXECUTABLE
+    assert str(resource._cli_version) == core
