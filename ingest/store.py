@@ -7,7 +7,7 @@ duplicates nothing (every step is keyed by the file's sha256):
    (so the copy kept is exactly what was hashed and parsed, even if landing/ changes meanwhile);
 2. write it, unchanged, to `raw/` (accepted) or `quarantine/` (refused, beside a reason
    file in text and JSON) -- written to a temporary name, then renamed;
-3. record files, arrivals, submissions and rows in one DuckDB transaction;
+3. record files, arrivals, submissions and rows in one DuckDB transaction (per batch of files);
 4. only then delete it from `landing/`.
 
 A file whose checksum the warehouse already holds is a repeat: its arrival is recorded
@@ -314,10 +314,25 @@ Checker = Callable[[list[ParsedFile]], None]
 Parser = Callable[[Sequence[Path], Sequence[bytes]], list[ParsedFile]]
 
 
+#: Files parsed, checked and loaded together, each batch in one transaction: a run holds one batch's parsed rows at a
+#: time, not those of everything waiting (a first load of 7,800 files held every file's frame at once).
+BATCH_FILES = 1000
+
+
 def ingest_landing(
-    settings: Settings, parse: Parser, check: Checker | None, run_id: str, now: datetime | None = None
+    settings: Settings,
+    parse: Parser,
+    check: Checker | None,
+    run_id: str,
+    now: datetime | None = None,
+    batch_files: int = BATCH_FILES,
 ) -> IngestReport:
-    """Take in everything waiting in landing/. `parse` reads files; `check` adds structural problems."""
+    """Take in everything waiting in landing/. `parse` reads files; `check` adds structural problems.
+
+    New files go in batches of `batch_files`, oldest first: each batch is parsed, checked, kept and recorded in one
+    transaction, and only then leaves landing/ (a run stopped between batches has loaded the first ones, and the
+    next run takes the rest). The rows of a file are dropped from the report once loaded (they are in
+    raw.return_rows)."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
     settings.make_folders()
     report = IngestReport(run_id=run_id)
@@ -328,61 +343,86 @@ def ingest_landing(
     try:
         known = {c for (c,) in con.execute("select checksum from raw.files").fetchall()}
         fresh: dict[str, LandingFile] = {}
-        arrivals = []
+        repeats: list[LandingFile] = []
         for item in waiting:
-            repeat = item.checksum in known or item.checksum in fresh
-            arrivals.append(
-                {
-                    "checksum": item.checksum,
-                    "file_name": item.path.name,
-                    "received_at": item.received_at,
-                    "ingested_at": now,
-                    "is_repeat": repeat,
-                    "run_id": run_id,
-                }
-            )
-            if repeat:
+            if item.checksum in known or item.checksum in fresh:
                 report.repeats.append(item.path.name)
+                repeats.append(item)
             else:
                 fresh[item.checksum] = item
-
         items = list(fresh.values())
-        parsed_files = parse([i.path for i in items], [i.data for i in items]) if items else []
-        if check is not None and parsed_files:
-            check(parsed_files)
-
-        file_records, accepted = [], []
-        for parsed, item in zip(parsed_files, items, strict=True):
-            stored = keep_file(settings, parsed, item)
-            file_records.append(_file_record(parsed, item, stored, now, run_id))
-            (report.accepted if parsed.accepted else report.quarantined).append(parsed)
-            if parsed.accepted:
-                accepted.append((parsed, item))
-        subs, rows = _submission_frames(accepted, now)
-        report_files, report_rows = report_store.report_frames(settings, parsed_files, items, file_records, now, run_id)
-        report.reports = [p.report for p in parsed_files if p.report is not None]
-
-        con.execute("begin transaction")
-        if file_records:
-            con.register("new_files", pd.DataFrame(file_records))
-            con.execute("insert into raw.files by name select * from new_files")
-        con.register("new_arrivals", pd.DataFrame(arrivals))
-        con.execute("insert or ignore into raw.file_arrivals by name select * from new_arrivals")
-        if not subs.empty:
-            con.register("new_submissions", subs)
-            con.execute("insert into raw.submissions by name select * from new_submissions")
-            con.register("new_rows", rows)
-            con.execute("""
-                insert into raw.return_rows by name
-                select submission_id, source_row, site_code, month_start_date::date as month_start_date,
-                       measure_code, ethnic_code, numerator, denominator, extra_columns
-                from new_rows""")
-            report.submission_ids = subs["submission_id"].tolist()
-            report.rows_loaded = len(rows)
-        report_store.insert_reports(con, report_files, report_rows)
-        con.execute("commit")
+        # the repeats' arrivals go with the first batch (alone when nothing is new)
+        batches = [items[i : i + batch_files] for i in range(0, len(items), batch_files)] or [[]]
+        for number, batch in enumerate(batches):
+            arrivals = [_arrival(item, now, run_id, True) for item in repeats] if number == 0 else []
+            arrivals += [_arrival(item, now, run_id, False) for item in batch]
+            _load_batch(con, settings, parse, check, batch, arrivals, now, report)
+            for item in (repeats if number == 0 else []) + batch:
+                item.path.unlink(missing_ok=True)
     finally:
         con.close()
-    for item in waiting:
-        item.path.unlink(missing_ok=True)
     return report
+
+
+def _arrival(item: LandingFile, now: datetime, run_id: str, repeat: bool) -> dict:
+    return {
+        "checksum": item.checksum,
+        "file_name": item.path.name,
+        "received_at": item.received_at,
+        "ingested_at": now,
+        "is_repeat": repeat,
+        "run_id": run_id,
+    }
+
+
+def _load_batch(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    parse: Parser,
+    check: Checker | None,
+    items: list[LandingFile],
+    arrivals: list[dict],
+    now: datetime,
+    report: IngestReport,
+) -> None:
+    """Parse, check and keep one batch of new files, and record them and their arrivals in one transaction."""
+    run_id = report.run_id
+    parsed_files = parse([i.path for i in items], [i.data for i in items]) if items else []
+    if check is not None and parsed_files:
+        check(parsed_files)
+
+    file_records, accepted = [], []
+    for parsed, item in zip(parsed_files, items, strict=True):
+        stored = keep_file(settings, parsed, item)
+        file_records.append(_file_record(parsed, item, stored, now, run_id))
+        (report.accepted if parsed.accepted else report.quarantined).append(parsed)
+        if parsed.accepted:
+            accepted.append((parsed, item))
+    subs, rows = _submission_frames(accepted, now)
+    report_files, report_rows = report_store.report_frames(settings, parsed_files, items, file_records, now, run_id)
+    report.reports += [p.report for p in parsed_files if p.report is not None]
+
+    con.execute("begin transaction")
+    if file_records:
+        con.register("new_files", pd.DataFrame(file_records))
+        con.execute("insert into raw.files by name select * from new_files")
+    if arrivals:
+        con.register("new_arrivals", pd.DataFrame(arrivals))
+        con.execute("insert or ignore into raw.file_arrivals by name select * from new_arrivals")
+    if not subs.empty:
+        con.register("new_submissions", subs)
+        con.execute("insert into raw.submissions by name select * from new_submissions")
+        con.register("new_rows", rows)
+        con.execute("""
+            insert into raw.return_rows by name
+            select submission_id, source_row, site_code, month_start_date::date as month_start_date,
+                   measure_code, ethnic_code, numerator, denominator, extra_columns
+            from new_rows""")
+        report.submission_ids += subs["submission_id"].tolist()
+        report.rows_loaded += len(rows)
+    report_store.insert_reports(con, report_files, report_rows)
+    con.execute("commit")
+    for name in ("new_files", "new_arrivals", "new_submissions", "new_rows"):
+        con.unregister(name)
+    for parsed, _ in accepted:
+        parsed.rows = parsed.rows.iloc[0:0]  # loaded: the batch's frames are freed with it

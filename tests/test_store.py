@@ -136,3 +136,44 @@ def test_each_landing_file_is_read_once_and_kept_as_read(settings, monkeypatch):
     assert len(report.accepted) == 1 and opened == ["BARTS_2024-05.csv"]
     [kept] = settings.raw.rglob("*.csv")
     assert kept.read_bytes() == original and kept.stat().st_mtime == 1_700_000_000
+
+
+def test_files_go_in_batches_each_loaded_before_it_leaves_landing(settings):
+    """Five new files and a repeat in batches of two: three transactions; a batch that fails leaves the batches
+    before it loaded and out of landing/, and itself and the rest in landing/ for the next run."""
+    for i, site in enumerate(["BARTS", "BSOL", "UHL", "NUH", "LTH"]):
+        drop(settings, f"{site}_2024-05.csv", site=site, mtime=1_700_000_000 + i)
+    ingest(settings)  # BARTS..LTH loaded; now the same BARTS bytes again, and three new months
+    drop(settings, "BARTS_2024-05.csv", mtime=1_700_000_010)
+    for i, site in enumerate(["BARTS", "BSOL", "UHL"]):
+        drop(settings, f"{site}_2024-06.csv", site=site, month=date(2024, 6, 1), mtime=1_700_000_011 + i)
+    seen = []
+
+    def parse(paths, contents):
+        seen.append([p.name for p in paths])
+        if "UHL_2024-06.csv" in seen[-1]:
+            raise RuntimeError("stopped in the second batch")
+        return parse_files(paths, REF, date(2025, 1, 15), contents)
+
+    with pytest.raises(RuntimeError):
+        ingest_landing(settings, parse=parse, check=None, run_id="run-2", now=NOW, batch_files=2)
+    assert seen == [["BARTS_2024-06.csv", "BSOL_2024-06.csv"], ["UHL_2024-06.csv"]]
+    assert sorted(p.name for p in settings.landing.iterdir()) == ["UHL_2024-06.csv"]  # the repeat went with batch 1
+    assert query(settings, "select count(*) from raw.files where run_id = 'run-2'") == [(2,)]
+    assert query(
+        settings, "select is_repeat, count(*) from raw.file_arrivals where run_id = 'run-2' group by 1 order by 1"
+    ) == [
+        (False, 2),
+        (True, 1),
+    ]
+    report = ingest_landing(
+        settings,
+        parse=lambda paths, contents: parse_files(paths, REF, date(2025, 1, 15), contents),
+        check=None,
+        run_id="run-3",
+        now=NOW,
+        batch_files=2,
+    )
+    assert [p.file_name for p in report.accepted] == ["UHL_2024-06.csv"] and report.rows_loaded == 7 * 18
+    assert all(p.rows.empty for p in report.accepted)  # loaded rows are not kept in memory
+    assert query(settings, "select count(distinct submission_id) from raw.return_rows") == [(8,)]
