@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from ingest.settings import REPO_ROOT, Settings
-from orchestration.project import dbt_project
 from orchestration.project import prepare as prepare_dbt_project
 
 # The code location as the webserver, the daemon and `make run` load it: one name, lan_equity_warehouse
@@ -60,7 +59,7 @@ def prepare_environment(settings: Settings) -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
-    prepare_dbt_project(dbt_project)  # dbt parse, when the project or its settings changed
+    prepare_dbt_project()  # dbt parse, when the project or its settings changed
 
 
 def main() -> None:

@@ -56,3 +56,21 @@ def test_the_fingerprint_ignores_what_dbt_writes_and_follows_settings_the_projec
     assert project_fingerprint(project.project_dir) == before
     monkeypatch.setenv("LAN_DISCLOSURE_RULE", "hes")
     assert project_fingerprint(project.project_dir) != before
+
+
+def test_a_prepared_project_is_checked_without_loading_dagster_dbt():
+    """`make run` checks the fingerprint before every run; dagster-dbt (2 s, 85 MB) loads only to parse."""
+    import subprocess
+    import sys
+
+    from orchestration.project import dbt_project
+
+    prepare()  # the project's own manifest, up to date
+    assert DBT_PROJECT_DIR.joinpath(os.environ.get("LAN_DBT_TARGET_PATH") or "target", "manifest.json") == (
+        dbt_project.manifest_path
+    )
+    probe = "import sys; from orchestration.project import prepare; prepare(); print('dagster_dbt' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+    probe = "import sys; from orchestration.project import dbt_project; print('dagster_dbt' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "True"
