@@ -384,7 +384,7 @@ def check_release(release: Path, memory_limit: str = DUCKDB_MEMORY_LIMIT) -> lis
             problems.append(f"{DICTIONARY}: header is not {','.join(DICTIONARY_COLUMNS)}")
         described = {(r[0], r[1]) for r in rows[1:] if len(r) == 4 and r[3].strip()}
 
-    con = duckdb.connect(config={"memory_limit": memory_limit, "threads": 1})
+    con = duckdb.connect(config={"memory_limit": memory_limit})  # reading: any number of threads, same answer
     try:
         for table, info in tables.items():
             parquet, csv_path = release / f"{table}.parquet", release / f"{table}.csv"
@@ -420,39 +420,39 @@ def _check_table(
         return [*problems, f"{table}.csv cannot be read as its Parquet file's columns: {exc}"]
     if rows != info.get("rows") or csv_rows != info.get("rows"):
         return [*problems, f"{table}: {csv_rows} CSV and {rows} Parquet rows, manifest says {info.get('rows')}"]
-    # The CSV, its `*` read as null, is the Parquet file: same rows, compared by an order-free hash.
+    # The CSV, its `*` read as null, is the Parquet file: same rows, compared by an order-free hash. Each file is
+    # read once for all that follows: its hash with, per count column, the `*` shown (CSV) or the disclosure rule
+    # and the nulls (Parquet), and per float column the NaN and infinite values.
+    digest = f"coalesce(bit_xor(hash(row({', '.join(_quote(c) for c in types)}))), 0)"
     as_csv = ", ".join(
         f"cast(nullif({_quote(c)}, '{HIDDEN_MARK}') as {types[c]}) as {_quote(c)}" if c in counts else _quote(c)
         for c in types
     )
-    columns = ", ".join(_quote(c) for c in types)
-    digest = "select count(*), coalesce(bit_xor(hash(row({}))), 0) from ({})"
+    shown = "".join(f", {_quote(c)} as _shown_{i}" for i, c in enumerate(counts))
+    stars = "".join(f", count(*) filter (where _shown_{i} = '{HIDDEN_MARK}')" for i in range(len(counts)))
     try:
-        from_csv = con.execute(digest.format(columns, f"select {as_csv} from {csv_source}")).fetchone()
+        from_csv, *shown_stars = con.execute(
+            f"select {digest}{stars} from (select {as_csv}{shown} from {csv_source})"
+        ).fetchone()
     except duckdb.Error as exc:
         return [*problems, f"{table}.csv: a count is neither a whole number nor {HIDDEN_MARK}: {exc}"]
-    from_parquet = con.execute(digest.format(columns, f"select * from {source}")).fetchone()
+    floats = [c for c, kind in types.items() if kind.lower() in _FLOAT_TYPES]
+    tallies = "".join(
+        f", count(*) filter (where {_quote(c)} between 1 and 7 or {_quote(c)} % 5 <> 0), count(*) - count({_quote(c)})"
+        for c in counts
+    ) + "".join(f", count(*) filter (where isnan({_quote(c)}) or isinf({_quote(c)}))" for c in floats)
+    from_parquet, *found = con.execute(f"select {digest}{tallies} from {source}").fetchone()
     if from_csv != from_parquet:
         problems.append(f"{table}: the CSV file's values differ from the Parquet file's")
-    for column in counts:
-        bad = con.execute(
-            f"select count(*) from {source} where {_quote(column)} between 1 and 7 or {_quote(column)} % 5 <> 0"
-        ).fetchone()[0]
-        shown_star = con.execute(
-            f"select count(*) filter (where {_quote(column)} = '{HIDDEN_MARK}') from {csv_source}"
-        ).fetchone()[0]
-        nulls = con.execute(f"select count(*) - count({_quote(column)}) from {source}").fetchone()[0]
+    for i, column in enumerate(counts):
+        (bad, nulls), shown_star = found[2 * i : 2 * i + 2], shown_stars[i]
         if bad:
             problems.append(f"{table}.{column}: {bad} value(s) from 1 to 7 or not a multiple of 5 (disclosure)")
         if shown_star > nulls:
             problems.append(f"{table}.{column}: {shown_star} `*` in the CSV but {nulls} nulls in the Parquet file")
-    for column, kind in types.items():
-        if kind.lower() in _FLOAT_TYPES:
-            bad = con.execute(
-                f"select count(*) from {source} where isnan({_quote(column)}) or isinf({_quote(column)})"
-            ).fetchone()[0]
-            if bad:
-                problems.append(f"{table}.{column}: {bad} NaN or infinite value(s)")
+    for column, bad in zip(floats, found[2 * len(counts) :], strict=True):
+        if bad:
+            problems.append(f"{table}.{column}: {bad} NaN or infinite value(s)")
     return problems
 
 

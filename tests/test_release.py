@@ -459,6 +459,21 @@ def test_check_release_finds_tampering_and_a_small_count(built, tmp_path):
     problems = check_release(leaked)
     assert any("fct_measure_monthly.numerator" in p and "1 to 7" in p for p in problems)
     assert any("CSV file's values differ" in p for p in problems)
+    odd = tmp_path / "odd"  # a NaN in the Parquet file; every numerator shown as `*` in the CSV
+    shutil.copytree(release, odd)
+    parquet = odd / "gap_metrics.parquet"
+    duckdb.execute(f"copy (select * replace ('nan'::double as rate) from '{parquet}') to '{tmp_path / 'y.parquet'}'")
+    shutil.move(tmp_path / "y.parquet", parquet)
+    csv_path = odd / "fct_measure_monthly.csv"
+    duckdb.execute(
+        f"copy (select * replace ('*' as numerator) from read_csv('{csv_path}', all_varchar = true)) "
+        f"to '{tmp_path / 'z.csv'}' (header true)"
+    )
+    shutil.move(tmp_path / "z.csv", csv_path)
+    problems = check_release(odd)
+    assert any(p.startswith("gap_metrics.rate:") and "NaN or infinite" in p for p in problems)
+    assert any(p.startswith("fct_measure_monthly.numerator:") and "`*` in the CSV but" in p for p in problems)
+    assert not any(p.startswith("gap_metrics.rate_lower_95") for p in problems)
 
 
 def test_a_release_failing_its_checks_leaves_nothing(built, tmp_path, monkeypatch):
