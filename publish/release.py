@@ -54,9 +54,11 @@ import os
 import re
 import shutil
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from queue import Queue
 
 import duckdb
 
@@ -558,6 +560,32 @@ def _readme(
     return "\n".join(lines)
 
 
+def _run_side_by_side(con: duckdb.DuckDBPyConnection, statements: Sequence[str], workers: int) -> None:
+    """Run `statements` on `workers` cursors of `con` at once, each statement on one of them.
+
+    With DuckDB's threads at 1 a query runs in the thread that asked for it alone, so each file is still written by
+    one thread, in order, whatever runs beside it (tests/test_release.py: byte-identical releases)."""
+    cursors = [con.cursor() for _ in range(max(1, workers))]
+    try:
+        with ThreadPoolExecutor(len(cursors)) as pool:
+            free: Queue = Queue()
+            for cursor in cursors:
+                free.put(cursor)
+
+            def run(statement: str) -> None:
+                cursor = free.get()
+                try:
+                    cursor.execute(statement)
+                finally:
+                    free.put(cursor)
+
+            for done in [pool.submit(run, statement) for statement in statements]:
+                done.result()
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
 def build_release(
     con: duckdb.DuckDBPyConnection,
     dest_root: Path,
@@ -596,14 +624,16 @@ def build_release(
     release_id, staging = _allocate(dest_root, created)
     threads = con.execute("select current_setting('threads')").fetchone()[0]
     try:
-        con.execute("set threads = 1")  # one writer thread: the same bytes for the same rows
-        for table in tables:
+        con.execute("set threads = 1")  # one thread per file: the same bytes for the same rows
+        copies = [
+            f"copy ({select}) to {_sql_text(str(staging / f'{table.name}.{suffix}'))} ({options})"
+            for table in tables
             for suffix, select, options in (
                 ("parquet", _parquet_select(table), "format parquet, compression zstd"),
                 ("csv", _csv_select(table), "format csv, header true, delimiter ','"),
-            ):
-                path = staging / f"{table.name}.{suffix}"
-                con.execute(f"copy ({select}) to {_sql_text(str(path))} ({options})")
+            )
+        ]
+        _run_side_by_side(con, copies, int(threads))
         dictionary = _dictionary_rows(tables)
         _write_text(staging / DICTIONARY, _dictionary_text(dictionary))
         created_text = created.isoformat(timespec="seconds").replace("+00:00", "Z")
