@@ -26,8 +26,8 @@ def small_limit(tmp_path, monkeypatch) -> Settings:
     return Settings.from_env()
 
 
-def test_the_setting_defaults_to_one_gigabyte_and_is_read_from_the_environment(tmp_path):
-    assert Settings.from_env({"LAN_HOME": str(tmp_path)}).duckdb_memory_limit == DUCKDB_MEMORY_LIMIT == "1GB"
+def test_the_setting_defaults_to_600_megabytes_and_is_read_from_the_environment(tmp_path):
+    assert Settings.from_env({"LAN_HOME": str(tmp_path)}).duckdb_memory_limit == DUCKDB_MEMORY_LIMIT == "600MB"
     env = {"LAN_HOME": str(tmp_path), "LAN_DUCKDB_MEMORY_LIMIT": "2GB"}
     assert Settings.from_env(env).duckdb_memory_limit == "2GB"
 
