@@ -354,10 +354,9 @@ def ingest_landing(
         # the repeats' arrivals go with the first batch (alone when nothing is new)
         batches = [items[i : i + batch_files] for i in range(0, len(items), batch_files)] or [[]]
         for number, batch in enumerate(batches):
-            arrivals = [_arrival(item, now, run_id, True) for item in repeats] if number == 0 else []
-            arrivals += [_arrival(item, now, run_id, False) for item in batch]
-            _load_batch(con, settings, parse, check, batch, arrivals, now, report)
-            for item in (repeats if number == 0 else []) + batch:
+            repeated = repeats if number == 0 else []
+            _load_batch(con, settings, parse, check, batch, repeated, now, report)
+            for item in [*repeated, *batch]:
                 item.path.unlink(missing_ok=True)
     finally:
         con.close()
@@ -381,12 +380,15 @@ def _load_batch(
     parse: Parser,
     check: Checker | None,
     items: list[LandingFile],
-    arrivals: list[dict],
+    repeats: list[LandingFile],
     now: datetime,
     report: IngestReport,
 ) -> None:
-    """Parse, check and keep one batch of new files, and record them and their arrivals in one transaction."""
+    """Parse, check and keep one batch of new files, and record them, their arrivals and those of `repeats` in one
+    transaction."""
     run_id = report.run_id
+    arrivals = [_arrival(item, now, run_id, True) for item in repeats]
+    arrivals += [_arrival(item, now, run_id, False) for item in items]
     parsed_files = parse([i.path for i in items], [i.data for i in items]) if items else []
     if check is not None and parsed_files:
         check(parsed_files)

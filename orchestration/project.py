@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sys
+from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 # manifest another's `dbt parse` is rewriting.
 TARGET_PATH_VARIABLE = "LAN_DBT_TARGET_PATH"
 TARGET_PATH = os.environ.get(TARGET_PATH_VARIABLE) or "target"
+MANIFEST_PATH = DBT_PROJECT_DIR.joinpath(TARGET_PATH, "manifest.json")  # DbtProject's manifest_path, without it
 
 # Folders of the project that dbt writes, not the project's own files.
 GENERATED = {"target", "logs", "dbt_packages"}
@@ -53,15 +55,18 @@ def project_fingerprint(project_dir: Path) -> str:
     return digest.hexdigest()
 
 
+@cache
+def _dbt_project() -> DbtProject:
+    from dagster_dbt import DbtProject
+
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=TARGET_PATH)
+
+
 def __getattr__(name: str):
     """`dbt_project`, the one DbtProject, made (and dagster-dbt imported) on first use."""
     if name != "dbt_project":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from dagster_dbt import DbtProject
-
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=TARGET_PATH)
-    globals()["dbt_project"] = project
-    return project
+    return _dbt_project()
 
 
 def prepare(project: DbtProject | None = None) -> None:
@@ -70,12 +75,12 @@ def prepare(project: DbtProject | None = None) -> None:
     load and check its partial-parse state to write the same manifest: about 5 s of every `make run` and `make ui`
     (README "Performance")."""
     project_dir = Path(project.project_dir) if project is not None else DBT_PROJECT_DIR
-    manifest = project.manifest_path if project is not None else DBT_PROJECT_DIR.joinpath(TARGET_PATH, "manifest.json")
+    manifest = project.manifest_path if project is not None else MANIFEST_PATH
     stamp = manifest.with_name("manifest.fingerprint")
     fingerprint = project_fingerprint(project_dir)
     if manifest.is_file() and stamp.is_file() and stamp.read_text() == fingerprint:
         return
-    project = project if project is not None else __getattr__("dbt_project")
+    project = project if project is not None else _dbt_project()
     project.preparer.prepare(project)
     partial = stamp.with_name(f".{stamp.name}.part")
     partial.write_text(fingerprint)

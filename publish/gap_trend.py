@@ -8,8 +8,9 @@ ethnic group, on the monthly counts of the group (G = 1) and of the reference gr
 with offset ln(denominator), t = months since the first month in the model, P = 1 from the programme start,
 s = months since the programme start (0 before it). Fitted by maximum likelihood with statsmodels' GLM
 (Poisson family, log link; IRLS) and standard errors scaled by the Pearson dispersion chi2 / (n - p)
-(R's quasipoisson); the LAN's by the same IRLS with the site terms absorbed (fit_glm_absorbed). Published: exp(12 b3), exp(b5), exp(12 b7) with Wald 95 % intervals, and exp(b1), the modelled
-gap in the first month, so that the fitted gap exp(b1 + b3 t + b5 P + b7 P s) can be drawn.
+(R's quasipoisson); the LAN's by the same IRLS with the site terms absorbed (fit_glm_absorbed). Published:
+exp(12 b3), exp(b5), exp(12 b7) with Wald 95 % intervals, and exp(b1), the modelled gap in the first month, so
+that the fitted gap exp(b1 + b3 t + b5 P + b7 P s) can be drawn.
 
 A row whose denominator is 0 is left out. No model is fitted with fewer than 6 months on either side of the
 programme start, or where a group has no events on one side (the estimate would be infinite), or where
@@ -166,9 +167,8 @@ def fit_glm_absorbed(
                 weights = family.weights(mu)
                 working = lin_pred + family.link.deriv(mu) * (y - mu) - offset
                 root, within = np.sqrt(weights), _less_group_means(x, codes, weights)
-                beta = np.linalg.lstsq(root[:, None] * within, root * _less_group_means(working, codes, weights), None)[
-                    0
-                ]
+                response = root * _less_group_means(working, codes, weights)
+                beta = np.linalg.lstsq(root[:, None] * within, response, rcond=None)[0]
                 level = _group_means(working - x @ beta, codes, weights)
                 lin_pred = x @ beta + level[codes] + offset
                 mu = family.fitted(lin_pred)
