@@ -40,16 +40,17 @@ GAP_CATEGORY_COLUMNS = [c["name"] for c in _yml_columns("gap_metrics_by_ethnic_c
 REFERENCE_PLACEHOLDER = "reference-group-placeholder"
 START_PLACEHOLDER = "1901-01"
 _COMPILED: list[CompiledModel] = []
+DATA_TESTS = ("gap_reference_group_is_known", "gap_periods_are_contiguous")
 _DATE = pd.ArrowDtype(pa.date32())
 
 
 def compiled_models() -> list[CompiledModel]:
-    """dim_month, the gap models and the reference group test, compiled once with placeholder vars."""
+    """dim_month, the gap models and their data tests, compiled once with placeholder vars."""
     if not _COMPILED:
         work = Path(tempfile.mkdtemp(prefix="gap-models-"))
         _COMPILED.extend(
             compile_models(
-                ["dim_month", *GAP_MODELS, "gap_reference_group_is_known"],
+                ["dim_month", *GAP_MODELS, *DATA_TESTS],
                 work,
                 {"reference_group": REFERENCE_PLACEHOLDER, "programme_start": START_PLACEHOLDER},
             )
@@ -71,7 +72,7 @@ def build_gap_metrics(
 ) -> pd.DataFrame:
     """Build dim_month and the gap models in `con` (vars as given) and read one gap table in contract order."""
     models = [_with_vars(m, reference_group, programme_start) for m in compiled_models()]
-    run_compiled(con, [m for m in models if m.name != "gap_reference_group_is_known"])
+    run_compiled(con, [m for m in models if m.name not in DATA_TESTS])
     table, columns = (
         ("gap_metrics", GAP_COLUMNS) if level == "group" else ("gap_metrics_by_ethnic_category", GAP_CATEGORY_COLUMNS)
     )
@@ -81,7 +82,12 @@ def build_gap_metrics(
 
 def reference_group_problems(con: duckdb.DuckDBPyConnection, reference_group: str) -> int:
     """Rows returned by the dbt test gap_reference_group_is_known (0 = passes)."""
-    test = next(m for m in compiled_models() if m.name == "gap_reference_group_is_known")
+    return data_test_rows(con, "gap_reference_group_is_known", reference_group)
+
+
+def data_test_rows(con: duckdb.DuckDBPyConnection, name: str, reference_group: str = "White") -> int:
+    """Rows returned by the dbt data test `name` (0 = passes)."""
+    test = next(m for m in compiled_models() if m.name == name)
     return len(con.sql(unqualified(_with_vars(test, reference_group, date(2024, 1, 1)))).fetchall())
 
 
@@ -705,6 +711,27 @@ def test_other_reference_group_and_validation(random_facts) -> None:
     assert reference_group_problems(con, "Black or Black British") == 0
     assert reference_group_problems(con, "Not stated") == 1
     assert reference_group_problems(con, "Purple") == 1
+
+
+def test_every_gap_period_is_a_contiguous_run_of_months(random_facts) -> None:
+    """int_gap_category_periods sums a period as the difference of two running totals: the dbt test
+    gap_periods_are_contiguous holds int_gap_period_months to what that needs, and refuses each way to break it."""
+    con = warehouse(random_facts)
+    build_gap_metrics(con)
+    assert data_test_rows(con, "gap_periods_are_contiguous") == 0
+    periods = "intermediate.int_gap_period_months"
+    con.execute(f"create table intact as select * from {periods}")
+    quarter = "period_type = 'quarter' and period_label = '2023/24 Q1'"
+    breaks = {
+        "a month missing in the middle": f"delete from {periods} where {quarter} and month_start_date = '2023-05-01'",
+        "a month listed twice": f"insert into {periods} select * from {periods} where {quarter} limit 1",
+        "a month outside the period": f"update {periods} set month_start_date = '2023-03-01' where {quarter} "
+        "and month_start_date = '2023-04-01'",
+    }
+    for why, change in breaks.items():
+        con.execute(f"create or replace table {periods} as select * from intact")
+        con.execute(change)
+        assert data_test_rows(con, "gap_periods_are_contiguous") == 1, why
 
 
 def test_empty_warehouse() -> None:
