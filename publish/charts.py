@@ -54,7 +54,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-__all__ = ["draw_run_chart", "write_site_pages", "group_colour", "GROUP_COLOURS", "CHART_VERSION", "GAP_PAGE"]
+__all__ = [
+    "draw_run_chart",
+    "write_site_pages",
+    "group_colour",
+    "GROUP_COLOURS",
+    "CHART_VERSION",
+    "GAP_PAGE",
+    "POINT_COLUMNS",
+]
 
 #: Part of every chart's input hash: change it when draw_run_chart or _summary_table changes.
 CHART_VERSION = "2"
@@ -79,6 +87,8 @@ _CHART_COLUMNS = [
     "baseline_rule",
     "unit",
 ]
+#: The columns of marts.run_chart_points that write_site_pages reads (the chart columns it has, and the keys).
+POINT_COLUMNS = [c for c in _CHART_COLUMNS if c != "unit"] + ["site_code", "geography_level", "measure_code"]
 _RATIO_COLUMNS = ["ethnic_group", "month_start_date", "rate_ratio", "rate_ratio_lower_95", "rate_ratio_upper_95"]
 GAP_RANGE = (0.1, 10.0)  # rate ratios (and their intervals) beyond this are drawn at its edge
 _POOL_MIN_CHARTS = 16  # fewer charts than this are drawn in-process: starting workers would cost more
@@ -757,29 +767,45 @@ _POINT_SIGNALS = {
 }
 
 
-def _latest_signals(site_pts: pd.DataFrame) -> tuple[str, str]:
-    """(data period, latest month's signals) of one page's group-rate series, as HTML."""
-    site_pts = _rate_points(site_pts)
-    with_data = site_pts[site_pts["value"].notna()]
-    if with_data.empty:
-        return "no data", ""
-    months = pd.to_datetime(with_data["month_start_date"])
-    period = f"{months.min():%b %Y} to {months.max():%b %Y}"
-    latest = with_data[months == months.max()]
+def _latest_signals(pts: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """Each page's (data period, latest month's signals) of its group-rate series, as HTML; `pts` has every page's
+    rows, with their page in `_page`. One pass over all pages (page by page it took 3.4 s of a run at 130 sites)."""
+    has_rate = pts["series_type"] == "group_rate" if "series_type" in pts.columns else pd.Series(False, pts.index)
+    pages_with_rate = set(pts.loc[has_rate, "_page"])
+    rate = pts[has_rate | ~pts["_page"].isin(pages_with_rate)]  # _rate_points, page by page
+    runs = (
+        rate[_flag(rate, "runs_signal")]
+        .drop_duplicates(["_page", "measure_code", "ethnic_group"])
+        .groupby("_page", sort=False)
+        .size()
+    )
+    with_data = rate[rate["value"].notna()].assign(_month=lambda f: pd.to_datetime(f["month_start_date"]))
+    first = with_data.groupby("_page", sort=False)["_month"].min()
+    last = with_data.groupby("_page", sort=False)["_month"].max()
+    latest = with_data[with_data["_month"] == with_data.groupby("_page", sort=False)["_month"].transform("max")]
     flags = pd.DataFrame({label: _flag(latest, col) for label, col in _POINT_SIGNALS.items()})
-    flags[["measure_code", "ethnic_group"]] = latest[["measure_code", "ethnic_group"]]
-    items = []
-    for (measure, group), seen in flags.groupby(["measure_code", "ethnic_group"], sort=True).any().iterrows():
-        what = [label for label in _POINT_SIGNALS if seen[label]]
+    flags[["_page", "measure_code", "ethnic_group"]] = latest[["_page", "measure_code", "ethnic_group"]]
+    seen = flags.groupby(["_page", "measure_code", "ethnic_group"], sort=True).any()
+    items: dict[str, list[str]] = {}
+    for (page, measure, group), row in zip(seen.index, seen.to_numpy()):
+        what = [label for label, flagged in zip(_POINT_SIGNALS, row) if flagged]
         if what:
-            items.append(f"{html.escape(str(measure))} &middot; {html.escape(str(group))}: {', '.join(what)}")
-    runs = site_pts[_flag(site_pts, "runs_signal")].drop_duplicates(["measure_code", "ethnic_group"])
-    text = f"<strong>{months.max():%b %Y}</strong>: " + ("; ".join(items[:6]) if items else "no point signal")
-    if len(items) > 6:
-        text += f"; and {len(items) - 6} more"
-    if len(runs):
-        text += f'<br><span class="muted">Anh&oslash;j runs signal in {len(runs)} series</span>'
-    return period, text
+            items.setdefault(page, []).append(
+                f"{html.escape(str(measure))} &middot; {html.escape(str(group))}: {', '.join(what)}"
+            )
+    found = {}
+    for page in pts["_page"].unique():
+        if page not in last.index:
+            found[page] = ("no data", "")
+            continue
+        shown = items.get(page, [])
+        text = f"<strong>{last[page]:%b %Y}</strong>: " + ("; ".join(shown[:6]) if shown else "no point signal")
+        if len(shown) > 6:
+            text += f"; and {len(shown) - 6} more"
+        if runs.get(page, 0):
+            text += f'<br><span class="muted">Anh&oslash;j runs signal in {runs[page]} series</span>'
+        found[page] = (f"{first[page]:%b %Y} to {last[page]:%b %Y}", text)
+    return found
 
 
 def write_site_pages(
@@ -839,6 +865,8 @@ def write_site_pages(
     if status is not None and len(status):
         status_groups = {str(k): g for k, g in status.groupby("site_code", sort=False)}
 
+    no_changes = _annotations(None)  # one empty frame for every chart without reports (read, never changed)
+
     # LAN first, then the sites by code
     pages = sorted(pts["_page"].unique(), key=lambda p: (p != LAN_CODE, p))
 
@@ -856,10 +884,12 @@ def write_site_pages(
             mp = rows[drawn_columns]
             name = _meta(meta, measure, "measure_name") or str(measure)
             unit = _meta(meta, measure, "unit")
-            changes = _annotations(
-                None
+            changes = (
+                no_changes
                 if site_reports is None
-                else site_reports[site_reports["measure_code"].isna() | (site_reports["measure_code"] == measure)]
+                else _annotations(
+                    site_reports[site_reports["measure_code"].isna() | (site_reports["measure_code"] == measure)]
+                )
             )
             team = teams.get(page)
             chart = _Chart(
@@ -898,6 +928,7 @@ def write_site_pages(
     )
     written: list[Path] = []
     index_rows = []
+    signals_by_page = _latest_signals(pts)
     for page in pages:
         site_pts = by_page[page]
         slug = _slug(page)
@@ -924,7 +955,7 @@ def write_site_pages(
         is_site = page in teams
         if is_site:
             nav += '<a href="#reports">Reports</a><a href="#status">Submission status</a>'
-        period, signals = _latest_signals(site_pts)
+        period, signals = signals_by_page[page]
         extra = ""
         if is_site:
             extra = (

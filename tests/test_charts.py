@@ -253,3 +253,55 @@ def test_site_page_has_reports_status_changes_and_prints(tmp_path):
     # no reports table in the warehouse: no annotations, and the page says so
     write_site_pages(pts, _measures(), tmp_path, START, reports=None, **kwargs)
     assert "No monthly reports are published" in (tmp_path / "BARTS.html").read_text(encoding="utf-8")
+
+
+def test_index_signals_name_each_pages_latest_month(tmp_path):
+    """The index's data period and latest signals per page: point signals of the latest month (at most six named),
+    the count of series with a runs signal, "no data" for a page without values, and a page with only gap series
+    judged on those."""
+    months = [date(2024, m, 1) for m in (1, 2, 3)]
+
+    def rows(page, series_type, group, measure, values, flags=()):
+        return [
+            {
+                "_page": page,
+                "site_code": page,
+                "geography_level": "site",
+                "measure_code": measure,
+                "series_type": series_type,
+                "ethnic_group": group,
+                "month_start_date": month,
+                "value": value,
+                "ihi_shift": (i == 2 and "shift" in flags) or None,
+                "sigma_signal": i == 2 and "outside" in flags,
+                "ihi_trend": i == 1 and "trend" in flags,  # not the latest month: not named
+                "ihi_astronomical": False,
+                "runs_signal": "runs" in flags,
+            }
+            for i, (month, value) in enumerate(zip(months, values))
+        ]
+
+    pts = pd.DataFrame(
+        rows("A", "group_rate", "White", "M1", [1.0, 2.0, 3.0], ("shift", "outside", "trend", "runs"))
+        + rows("A", "group_rate", "Asian", "M1", [1.0, 2.0, None], ("shift",))  # its last value is missing
+        + rows("A", "gap_vs_reference", "Asian", "M1", [1.0, 2.0, 3.0], ("outside",))  # a gap: not a rate
+        + rows("B", "group_rate", "White", "M1", [None, None, None], ("runs",))
+        + rows("C", "gap_vs_reference", "Black", "M2", [0.5, None, None], ("runs",))
+        + [r for g in "GHIJKLM" for r in rows("D", "group_rate", g, "M1", [1.0, 1.0, 1.0], ("shift",))]
+    )
+    from publish.charts import _latest_signals
+
+    found = _latest_signals(pts)
+
+    assert found["A"] == (
+        "Jan 2024 to Mar 2024",
+        "<strong>Mar 2024</strong>: M1 &middot; White: outside limits, shift"
+        '<br><span class="muted">Anh&oslash;j runs signal in 1 series</span>',
+    )
+    assert found["B"] == ("no data", "")
+    assert found["C"] == (
+        "Jan 2024 to Jan 2024",
+        '<strong>Jan 2024</strong>: no point signal<br><span class="muted">Anh&oslash;j runs signal in 1 series</span>',
+    )
+    shown = "; ".join(f"M1 &middot; {g}: shift" for g in "GHIJKL")
+    assert found["D"] == ("Jan 2024 to Mar 2024", f"<strong>Mar 2024</strong>: {shown}; and 1 more")

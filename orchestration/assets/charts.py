@@ -128,11 +128,11 @@ def run_charts(lan: LanHome, warehouse: DuckDBResource) -> dg.MaterializeResult:
     the LAN and each measure, annotated with the sites' reported changes; a printable page per site with its
     reports and submission status; and the charts index, in publish/charts/. Only charts whose data or reports
     changed are drawn again."""
-    from publish.charts import write_site_pages  # lazily: see orchestration/assets/__init__.py
+    from publish.charts import POINT_COLUMNS, write_site_pages  # lazily: see orchestration/assets/__init__.py
 
     settings = lan.settings
     with warehouse.get_connection() as con:
-        points = con.execute("select * from marts.run_chart_points").df()
+        points = con.execute(f"select {', '.join(POINT_COLUMNS)} from marts.run_chart_points").df()
         measures = con.execute("select * from marts.dim_measure").df()
         sites = con.execute("select site_code, team_name from marts.dim_site").df()
         ratios = con.execute(
