@@ -769,7 +769,7 @@ _POINT_SIGNALS = {
 
 def _latest_signals(pts: pd.DataFrame) -> dict[str, tuple[str, str]]:
     """Each page's (data period, latest month's signals) of its group-rate series, as HTML; `pts` has every page's
-    rows, with their page in `_page`. One pass over all pages (page by page it took 3.4 s of a run at 130 sites)."""
+    rows, with their page in `_page`. One pass over all pages (page by page: 1.5 s at 130 sites; this, 0.4 s)."""
     has_rate = pts["series_type"] == "group_rate" if "series_type" in pts.columns else pd.Series(False, pts.index)
     pages_with_rate = set(pts.loc[has_rate, "_page"])
     rate = pts[has_rate | ~pts["_page"].isin(pages_with_rate)]  # _rate_points, page by page

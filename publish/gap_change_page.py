@@ -49,7 +49,7 @@ class PageResult:
 
 def inputs_sha256(frames: list[pd.DataFrame], programme_start: date) -> str:
     """sha256 of the page's inputs: each frame's columns, types and row hashes (pandas' hash of every value, in
-    order), the programme start and versions. Hashing rows instead of writing them as CSV took 1.1 s to 0.1 s at
+    order), the programme start and versions. Hashing rows instead of writing them as CSV: 0.3 s to 0.01 s at
     130 sites."""
     digest = hashlib.sha256(f"{PAGE_VERSION}|{matplotlib.__version__}|{programme_start.isoformat()}".encode())
     for frame in frames:
