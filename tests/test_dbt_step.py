@@ -54,6 +54,20 @@ def test_a_failing_data_test_fails_the_step_after_the_models_that_built(built_ho
     assert all("dagster/column_schema" in m.metadata for m in built.values())
 
 
+def test_the_reference_views_read_their_files_from_any_working_directory(built_home: Path, tmp_path, monkeypatch):
+    """dagster-dbt reads each model's columns in threads that each change into the dbt project and back: the views
+    over the reference CSVs name them by an absolute path, so they read the same from any folder (with a path
+    relative to the project, a thread's DESCRIBE after another's change back failed and left out the columns)."""
+    monkeypatch.chdir(tmp_path)
+    with duckdb.connect(str(built_home / "warehouse" / "lan.duckdb"), read_only=True) as con:
+        views = con.sql(
+            "select view_name from duckdb_views() where schema_name = 'staging' and view_name like 'stg_reference%'"
+        ).fetchall()
+        counts = {name: con.execute(f"select count(*) from staging.{name}").fetchone()[0] for (name,) in views}
+    assert set(counts) == {"stg_reference__sites", "stg_reference__ethnic_categories", "stg_reference__measures"}
+    assert all(counts.values())
+
+
 def test_the_dbt_resource_knows_the_version_of_its_dbt_without_starting_it(monkeypatch):
     """The pipeline's dbt resource gives dagster-dbt the installed dbt-core's version instead of running
     `dbt --version`; that is the version of the dbt it runs."""

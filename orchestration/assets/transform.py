@@ -8,7 +8,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets, get_asset_key_for_model
 from dagster_dbt.core.dbt_event_iterator import DbtEventIterator
 
-from ingest.settings import Settings
+from ingest.settings import Settings, reference_dir
 from orchestration.project import dbt_project
 from orchestration.resources import LanHome
 
@@ -37,13 +37,13 @@ ANALYSIS_MODELS = "source:analysis+"
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, lan: LanHome, folder: str):
-    """`dbt build` of the asset's selection with the due-date vars; artifacts in LAN_HOME/dbt/<folder>.
+    """`dbt build` of the asset's selection with the pipeline's vars; artifacts in LAN_HOME/dbt/<folder>.
 
     Unit tests are left out, as dbt Labs advise for production: they test the SQL on fixed rows, not the data,
     so they give the same answer on every run of the same code. `make test` runs them
     (tests/test_dbt_unit_tests.py)."""
     target = lan.settings.lan_home / "dbt" / folder
-    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(due_date_vars(lan.settings))]
+    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars(lan.settings))]
     try:
         invocation = dbt.cli(args, context=context, target_path=target)
         # All of dbt's events first, as dagster-dbt itself does on DuckDB (the column queries need dbt's lock on the
@@ -69,9 +69,11 @@ def _drain(events: Iterator[T]) -> tuple[list[T], Exception | None]:
     return drained, None
 
 
-def due_date_vars(settings: Settings) -> dict[str, str]:
-    """The due-date settings as dbt vars (they may come from LAN_HOME's SAMPLE_DATA file, not only the environment)."""
+def dbt_vars(settings: Settings) -> dict[str, str]:
+    """The settings dbt needs, as vars: the due-date settings (they may come from LAN_HOME's SAMPLE_DATA file, not
+    only the environment) and the reference folder as an absolute path (see the `reference` source)."""
     return {
+        "reference_dir": reference_dir().as_posix(),
         "due_day": str(settings.due_day),
         "reporting_end": f"{settings.reporting_end:%Y-%m}" if settings.reporting_end else "",
         "run_date": settings.today.isoformat(),
