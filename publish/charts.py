@@ -780,9 +780,9 @@ def _latest_signals(pts: pd.DataFrame) -> dict[str, tuple[str, str]]:
         .size()
     )
     with_data = rate[rate["value"].notna()].assign(_month=lambda f: pd.to_datetime(f["month_start_date"]))
-    first = with_data.groupby("_page", sort=False)["_month"].min()
-    last = with_data.groupby("_page", sort=False)["_month"].max()
-    latest = with_data[with_data["_month"] == with_data.groupby("_page", sort=False)["_month"].transform("max")]
+    months = with_data.groupby("_page", sort=False)["_month"]
+    first, last = months.min(), months.max()
+    latest = with_data[with_data["_month"] == months.transform("max")]
     flags = pd.DataFrame({label: _flag(latest, col) for label, col in _POINT_SIGNALS.items()})
     flags[["_page", "measure_code", "ethnic_group"]] = latest[["_page", "measure_code", "ethnic_group"]]
     seen = flags.groupby(["_page", "measure_code", "ethnic_group"], sort=True).any()

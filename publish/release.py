@@ -58,7 +58,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from queue import Queue
 
 import duckdb
 
@@ -561,29 +560,21 @@ def _readme(
 
 
 def _run_side_by_side(con: duckdb.DuckDBPyConnection, statements: Sequence[str], workers: int) -> None:
-    """Run `statements` on `workers` cursors of `con` at once, each statement on one of them.
+    """Run `statements` on `workers` threads at once, each with a cursor of `con` of its own, taking the next
+    statement when it is free (a list iterator hands each out once, under the GIL).
 
     With DuckDB's threads at 1 a query runs in the thread that asked for it alone, so each file is still written by
     one thread, in order, whatever runs beside it (tests/test_release.py: byte-identical releases)."""
-    cursors = [con.cursor() for _ in range(max(1, workers))]
-    try:
-        with ThreadPoolExecutor(len(cursors)) as pool:
-            free: Queue = Queue()
-            for cursor in cursors:
-                free.put(cursor)
+    pending = iter(statements)
 
-            def run(statement: str) -> None:
-                cursor = free.get()
-                try:
-                    cursor.execute(statement)
-                finally:
-                    free.put(cursor)
+    def drain(cursor: duckdb.DuckDBPyConnection) -> None:
+        with cursor:
+            for statement in pending:
+                cursor.execute(statement)
 
-            for done in [pool.submit(run, statement) for statement in statements]:
-                done.result()
-    finally:
-        for cursor in cursors:
-            cursor.close()
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for done in [pool.submit(drain, con.cursor()) for _ in range(max(1, workers))]:
+            done.result()
 
 
 def build_release(
