@@ -482,3 +482,29 @@ def test_a_release_failing_its_checks_leaves_nothing(built, tmp_path, monkeypatc
     with pytest.raises(ReleaseError, match="made to fail"):
         write(home, manifest, rule, tmp_path / "evaluation")
     assert [p.name for p in (tmp_path / "evaluation").iterdir()] == []
+
+
+def test_a_copy_failing_beside_the_others_leaves_nothing(built, tmp_path, monkeypatch):
+    """The files are written two at a time (one cursor per worker thread); one COPY failing fails the release
+    whatever runs beside it, and nothing is left behind."""
+    home, manifest, rule = built
+    real = release_module._csv_select
+    failing = release_tables(manifest)[-1].name
+
+    def csv_select(table):
+        return "select error('made to fail')" if table.name == failing else real(table)
+
+    monkeypatch.setattr(release_module, "_csv_select", csv_select)
+    with pytest.raises(ReleaseError, match="made to fail"):
+        write(home, manifest, rule, tmp_path / "evaluation")
+    assert [p.name for p in (tmp_path / "evaluation").iterdir()] == []
+
+
+def test_side_by_side_runs_every_statement_once_on_each_threads_own_cursor():
+    con = duckdb.connect()
+    con.execute("create table seen (n integer)")
+    release_module._run_side_by_side(con, [f"insert into seen values ({n})" for n in range(20)], workers=2)
+    assert sorted(n for (n,) in con.execute("select n from seen").fetchall()) == list(range(20))
+    with pytest.raises(duckdb.Error, match="made to fail"):
+        release_module._run_side_by_side(con, ["select 1", "select error('made to fail')", "select 2"], workers=2)
+    assert con.execute("select count(*) from seen").fetchone() == (20,)  # the connection itself stays open
