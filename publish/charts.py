@@ -87,8 +87,9 @@ _CHART_COLUMNS = [
     "baseline_rule",
     "unit",
 ]
+_POINT_KEYS = ["site_code", "geography_level", "measure_code"]
 #: The columns of marts.run_chart_points that write_site_pages reads (the chart columns it has, and the keys).
-POINT_COLUMNS = [c for c in _CHART_COLUMNS if c != "unit"] + ["site_code", "geography_level", "measure_code"]
+POINT_COLUMNS = [c for c in _CHART_COLUMNS if c != "unit"] + _POINT_KEYS
 _RATIO_COLUMNS = ["ethnic_group", "month_start_date", "rate_ratio", "rate_ratio_lower_95", "rate_ratio_upper_95"]
 GAP_RANGE = (0.1, 10.0)  # rate ratios (and their intervals) beyond this are drawn at its edge
 _POOL_MIN_CHARTS = 16  # fewer charts than this are drawn in-process: starting workers would cost more
@@ -135,10 +136,15 @@ def _group_order(groups) -> list[str]:
     return known + sorted(g for g in set(groups) if g not in GROUP_COLOURS)
 
 
-def _rate_points(points: pd.DataFrame) -> pd.DataFrame:
-    if "series_type" in points.columns and (points["series_type"] == "group_rate").any():
-        points = points[points["series_type"] == "group_rate"]
-    return points
+def _rate_points(points: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """The group-rate series of `points`, or all its rows where it has none (a chart of gap series only); with `by`,
+    judged for each value of that column (each page of many) in one pass."""
+    if "series_type" not in points.columns:
+        return points
+    is_rate = points["series_type"] == "group_rate"
+    if by is None:
+        return points[is_rate] if is_rate.any() else points
+    return points[is_rate | ~is_rate.groupby(points[by], sort=False).transform("any")]
 
 
 def _reference_group(points: pd.DataFrame) -> str | None:
@@ -770,9 +776,7 @@ _POINT_SIGNALS = {
 def _latest_signals(pts: pd.DataFrame) -> dict[str, tuple[str, str]]:
     """Each page's (data period, latest month's signals) of its group-rate series, as HTML; `pts` has every page's
     rows, with their page in `_page`. One pass over all pages (page by page: 1.5 s at 130 sites; this, 0.4 s)."""
-    has_rate = pts["series_type"] == "group_rate" if "series_type" in pts.columns else pd.Series(False, pts.index)
-    pages_with_rate = set(pts.loc[has_rate, "_page"])
-    rate = pts[has_rate | ~pts["_page"].isin(pages_with_rate)]  # _rate_points, page by page
+    rate = _rate_points(pts, by="_page")
     runs = (
         rate[_flag(rate, "runs_signal")]
         .drop_duplicates(["_page", "measure_code", "ethnic_group"])
@@ -840,7 +844,7 @@ def write_site_pages(
         if sites is not None and len(sites)
         else {}
     )
-    wanted = [c for c in _CHART_COLUMNS if c in points.columns] + ["site_code", "geography_level", "measure_code"]
+    wanted = [c for c in _CHART_COLUMNS if c in points.columns] + _POINT_KEYS
     pts = points[wanted].copy()
     pts["_page"] = _page_keys(pts)
     drawn_columns = [c for c in _CHART_COLUMNS if c in pts.columns]
