@@ -566,14 +566,15 @@ def _run_side_by_side(con: duckdb.DuckDBPyConnection, statements: Sequence[str],
     With DuckDB's threads at 1 a query runs in the thread that asked for it alone, so each file is still written by
     one thread, in order, whatever runs beside it (tests/test_release.py: byte-identical releases)."""
     pending = iter(statements)
+    workers = max(1, workers)
 
     def drain(cursor: duckdb.DuckDBPyConnection) -> None:
         with cursor:
             for statement in pending:
                 cursor.execute(statement)
 
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        for done in [pool.submit(drain, con.cursor()) for _ in range(max(1, workers))]:
+    with ThreadPoolExecutor(workers) as pool:
+        for done in [pool.submit(drain, con.cursor()) for _ in range(workers)]:
             done.result()
 
 
